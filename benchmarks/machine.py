@@ -1,0 +1,123 @@
+"""Machine-limit measurements shared by both sides of the benchmark.
+
+``measure_matmul_gflops`` times fp32 matrix multiplication with TensorFlow, the
+engine that fine-tuning uses, so the benchmark can state what fraction of the
+machine's dense-math ceiling each library reaches. ``peak_rss_mb`` reports the
+process's peak resident memory.
+
+Works with the system python (TF 2.21) and inside benchmarks/.venv-ktrain
+(TF 2.20). TensorFlow is imported lazily, after ``TF_USE_LEGACY_KERAS=1`` is
+set, so importing this module is cheap and does not pick the Keras flavour for
+the caller if the caller imports TensorFlow first.
+
+Usage::
+
+    python benchmarks/machine.py [--n 2048] [--repeats 10] [--warmup 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def matmul_flops(n: int) -> float:
+    """Floating-point operations of one n x n by n x n matmul (multiply + add)."""
+    return 2.0 * n**3
+
+
+def time_matmuls(n: int = 2048, repeats: int = 10, warmup: int = 3, seed: int = 0) -> list[float]:
+    """Seconds taken by each of ``repeats`` fp32 ``tf.linalg.matmul`` calls.
+
+    ``warmup`` untimed calls come first (thread pools, oneDNN primitive
+    caches). Each timed call is forced to completion by reading one element.
+    """
+    import tensorflow as tf
+
+    if repeats < 1 or warmup < 0 or n < 1:
+        raise ValueError("need n >= 1, repeats >= 1, warmup >= 0")
+    gen = tf.random.Generator.from_seed(seed)
+    a = gen.normal((n, n), dtype=tf.float32)
+    b = gen.normal((n, n), dtype=tf.float32)
+    for _ in range(warmup):
+        tf.linalg.matmul(a, b)[0, 0].numpy()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        tf.linalg.matmul(a, b)[0, 0].numpy()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def measure_matmul_gflops(n: int = 2048, repeats: int = 10, warmup: int = 3) -> float:
+    """Sustained fp32 matmul throughput in GFLOP/s (median over repeats)."""
+    seconds = statistics.median(time_matmuls(n=n, repeats=repeats, warmup=warmup))
+    return matmul_flops(n) / seconds / 1e9
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process in MiB (ru_maxrss is KiB on Linux)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    divisor = 1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0
+    return rss / divisor
+
+
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo, or platform.processor() elsewhere."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info() -> dict:
+    """Static facts about the machine and the TensorFlow build."""
+    import tensorflow as tf
+
+    return {
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "tf_inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+    }
+
+
+def main(argv=None) -> int:
+    """Print the matmul figure (and machine facts) as one JSON object."""
+    parser = argparse.ArgumentParser(description="fp32 matmul throughput with TensorFlow")
+    parser.add_argument("--n", type=int, default=2048)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=3)
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    gflops = measure_matmul_gflops(n=args.n, repeats=args.repeats, warmup=args.warmup)
+    result = {
+        "matmul_fp32_gflops": round(gflops, 2),
+        "n": args.n,
+        "repeats": args.repeats,
+        "warmup": args.warmup,
+        "measure_seconds": round(time.perf_counter() - start, 2),
+        **machine_info(),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,328 @@
+"""The only module that touches Hugging Face model classes.
+
+It turns a model reference (a hub name or a local folder) into a tokenizer, a config and a
+TensorFlow model with the right head, whatever form the weights take:
+
+* ``tf_model.h5`` or TensorFlow-layout ``model.safetensors`` -> ``TFAutoModel*.from_pretrained``;
+* PyTorch-layout ``model.safetensors`` (most hub models today), sharded or not -> the tensors are
+  read as numpy arrays with :mod:`safetensors.numpy` and mapped into a model built from the config.
+  This needs no torch, and it sidesteps transformers 4.55-4.57's
+  ``TypeError: 'builtins.safe_open' object is not iterable`` on that path;
+* ``pytorch_model.bin`` alone is refused: it is a pickle, which easytx never loads.
+
+A hub name is first resolved to a local snapshot with :func:`huggingface_hub.snapshot_download`;
+offline, that fails with a :class:`~easytx.errors.ModelNotFoundError` that explains how to pass a
+local folder instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from . import _env  # noqa: F401  (must run before TensorFlow is imported)
+from .errors import ConfigError, ModelNotFoundError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "HEADS",
+    "resolve_model_source",
+    "load_tokenizer",
+    "load_config",
+    "build_model",
+    "load_model",
+    "save_model",
+    "base_layers",
+    "set_frozen",
+]
+
+#: head name -> transformers Auto class name
+HEADS = {
+    "sequence_classification": "TFAutoModelForSequenceClassification",
+    "token_classification": "TFAutoModelForTokenClassification",
+}
+
+_HUB_PATTERNS = [
+    "*.json",
+    "*.txt",
+    "*.model",
+    "tf_model.h5",
+    "tf_model.h5.index.json",
+    "tf_model-*.h5",
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "model-*.safetensors",
+]
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Silence transformers' per-load chatter; easytx logs one concise line instead."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+
+
+def resolve_model_source(name_or_path: str | os.PathLike) -> Path:
+    """Return a local folder for a model reference (a folder, or a hub name fetched to the cache).
+
+    Raises
+    ------
+    ModelNotFoundError
+        The reference is neither a folder nor a model the hub can provide (offline, misspelt, or
+        private).
+    """
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise ConfigError(
+            "`model` must be a hub name (e.g. 'bert-base-uncased') or a local folder path. "
+            f"Received an object of type {type(name_or_path).__name__}."
+        )
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise ModelNotFoundError(
+            f"{path} is a file; a model is a folder with config.json, tokenizer files and weights."
+        )
+    name = str(name_or_path)
+    if name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name:
+        raise ModelNotFoundError(f"Model folder {path} does not exist.")
+    try:
+        from huggingface_hub import snapshot_download
+
+        with _quiet_transformers():
+            folder = snapshot_download(repo_id=name, allow_patterns=_HUB_PATTERNS)
+    except Exception as exc:  # noqa: BLE001 - hub errors come in many classes; all mean "not here"
+        raise ModelNotFoundError(
+            f"Could not load model {name!r}: it is not a local folder, and the Hugging Face hub "
+            f"could not provide it ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). If "
+            "this machine is offline, fetch the model where the hub is reachable (e.g. "
+            f"`huggingface-cli download {name} --local-dir ./{name.split('/')[-1]}`), copy the "
+            "folder here and pass its path."
+        ) from None
+    return Path(folder)
+
+
+def load_tokenizer(source: Path) -> Any:
+    """Load the (fast) tokenizer stored in ``source``."""
+    from transformers import AutoTokenizer
+
+    try:
+        with _quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(str(source), use_fast=True)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelNotFoundError(
+            f"No usable tokenizer in {source}: {exc}. The folder needs tokenizer.json or the "
+            "tokenizer's vocabulary files (vocab.txt, or vocab.json + merges.txt)."
+        ) from None
+    if not getattr(tokenizer, "is_fast", False):
+        logger.warning("The tokenizer in %s has no fast (Rust) version; tokenization will be slower.", source)
+    return tokenizer
+
+
+def load_config(source: Path, **overrides: Any) -> Any:
+    """Load ``config.json`` from ``source`` with ``overrides`` applied."""
+    from transformers import AutoConfig
+
+    if not (Path(source) / "config.json").is_file():
+        raise ModelNotFoundError(
+            f"{source} has no config.json, so it is not a Hugging Face model folder. Files there: "
+            f"{sorted(p.name for p in Path(source).iterdir())[:20]}."
+        )
+    try:
+        with _quiet_transformers():
+            return AutoConfig.from_pretrained(str(source), **overrides)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelNotFoundError(f"Could not read the model config in {source}: {exc}") from None
+
+
+def _auto_class(head: str) -> Any:
+    import transformers
+
+    try:
+        return getattr(transformers, HEADS[head])
+    except KeyError:
+        raise ConfigError(f"Unknown head {head!r}; expected one of {sorted(HEADS)}.") from None
+
+
+def _safetensors_format(path: Path) -> str | None:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="np") as handle:
+        return (handle.metadata() or {}).get("format")
+
+
+def _weight_files(source: Path) -> tuple[str, list[Path]]:
+    """Classify the weights in ``source``: ('tf', [...]), ('pt_safetensors', [...]) or raise."""
+    if (source / "tf_model.h5").is_file() or (source / "tf_model.h5.index.json").is_file():
+        return "tf", []
+    single = source / "model.safetensors"
+    index = source / "model.safetensors.index.json"
+    if index.is_file():
+        mapping = json.loads(index.read_text(encoding="utf-8")).get("weight_map", {})
+        shards = sorted({source / name for name in mapping.values()})
+        missing = [p.name for p in shards if not p.is_file()]
+        if missing:
+            raise ModelNotFoundError(f"{source} lists weight shards that are missing: {missing}.")
+        files = shards
+    elif single.is_file():
+        files = [single]
+    else:
+        files = []
+    if files:
+        return ("tf", files) if _safetensors_format(files[0]) == "tf" else ("pt_safetensors", files)
+    if (source / "pytorch_model.bin").is_file():
+        raise ModelNotFoundError(
+            f"{source} holds only pytorch_model.bin, a pickle file that easytx will not load (loading "
+            "a pickle can run arbitrary code). Convert it to safetensors where torch is installed: "
+            "`AutoModel.from_pretrained(folder).save_pretrained(folder, safe_serialization=True)`."
+        )
+    raise ModelNotFoundError(
+        f"No model weights in {source} (looked for tf_model.h5 and model.safetensors). Files there: "
+        f"{sorted(p.name for p in source.iterdir())[:20]}."
+    )
+
+
+def _build_from_config(config: Any, head: str) -> Any:
+    model = _auto_class(head).from_config(config)
+    model(model.dummy_inputs, training=False)  # create the variables
+    return model
+
+
+def _load_pt_safetensors(model: Any, files: list[Path]) -> None:
+    from safetensors.numpy import load_file
+    from transformers.modeling_tf_pytorch_utils import load_pytorch_state_dict_in_tf2_model
+
+    state: dict = {}
+    for file in files:
+        state.update(load_file(str(file)))
+    with _quiet_transformers():
+        _, info = load_pytorch_state_dict_in_tf2_model(
+            model,
+            state,
+            allow_missing_keys=True,
+            output_loading_info=True,
+            ignore_mismatched_sizes=True,
+        )
+    _log_loading_info(info)
+
+
+def _log_loading_info(info: dict) -> None:
+    missing = [k for k in info.get("missing_keys", []) if not _is_head_weight(k)]
+    if missing:
+        logger.warning(
+            "%d weight(s) were not in the checkpoint and start from random values: %s",
+            len(missing),
+            missing[:8],
+        )
+    head = [k for k in info.get("missing_keys", []) if _is_head_weight(k)]
+    if head:
+        logger.info("New task head initialised at random: %s", head)
+
+
+def _is_head_weight(name: str) -> bool:
+    return any(part in name for part in ("classifier", "pre_classifier", "score", "qa_outputs"))
+
+
+def build_model(
+    source: Path,
+    *,
+    head: str,
+    num_labels: int,
+    id2label: dict[int, str] | None = None,
+    pretrained: bool = True,
+    config_overrides: dict | None = None,
+) -> Any:
+    """Build a TF model with ``head`` from the checkpoint in ``source``.
+
+    Parameters
+    ----------
+    source : Path
+        A local model folder (see :func:`resolve_model_source`).
+    head : str
+        One of :data:`HEADS`.
+    num_labels : int
+        Size of the task head.
+    id2label : dict, optional
+        Stored in the model config for readability.
+    pretrained : bool
+        Load the checkpoint's weights (``False`` gives random weights from the config).
+    config_overrides : dict, optional
+        Extra config values (e.g. dropout).
+    """
+    overrides = dict(config_overrides or {})
+    overrides["num_labels"] = int(num_labels)
+    if id2label:
+        overrides["id2label"] = {int(k): str(v) for k, v in id2label.items()}
+        overrides["label2id"] = {str(v): int(k) for k, v in id2label.items()}
+    config = load_config(source, **overrides)
+    if not pretrained:
+        return _build_from_config(config, head)
+    kind, files = _weight_files(Path(source))
+    if kind == "tf":
+        with _quiet_transformers():
+            model = _auto_class(head).from_pretrained(
+                str(source), config=config, local_files_only=True, ignore_mismatched_sizes=True
+            )
+        logger.info("Loaded TensorFlow weights from %s", source)
+        return model
+    model = _build_from_config(config, head)
+    _load_pt_safetensors(model, files)
+    logger.info("Loaded PyTorch-layout safetensors from %s into TensorFlow (no torch needed)", source)
+    return model
+
+
+def load_model(folder: Path, *, head: str) -> Any:
+    """Load a model written by :func:`save_model` (a saved predictor's ``model/`` folder)."""
+    return build_model(Path(folder), head=head, num_labels=load_config(folder).num_labels)
+
+
+def save_model(model: Any, folder: Path) -> None:
+    """Write ``model`` as ``config.json`` + TensorFlow-layout ``model.safetensors``."""
+    with _quiet_transformers():
+        model.save_pretrained(str(folder), safe_serialization=True)
+
+
+def base_layers(model: Any) -> tuple[Any, list]:
+    """Return ``(embeddings, [encoder blocks])`` of a Hugging Face TF model's backbone."""
+    main = getattr(model, model.base_model_prefix, None)
+    if main is None:
+        raise ConfigError(f"Cannot find the backbone of {type(model).__name__} to freeze.")
+    embeddings = getattr(main, "embeddings", None)
+    for container, attr in (("encoder", "layer"), ("transformer", "layer"), ("encoder", "layers")):
+        blocks = getattr(getattr(main, container, None), attr, None)
+        if blocks is not None:
+            return embeddings, list(blocks)
+    raise ConfigError(f"Cannot find the encoder blocks of {type(model).__name__} to freeze.")
+
+
+def set_frozen(model: Any, n_blocks: int | None) -> None:
+    """Freeze the embeddings and the first ``n_blocks`` encoder blocks (all when ``None``).
+
+    ``n_blocks=0`` with ``None`` embeddings unfreezes everything; see :meth:`Learner.freeze`.
+    """
+    main = getattr(model, model.base_model_prefix)
+    main.trainable = True
+    if n_blocks == 0:
+        return
+    embeddings, blocks = base_layers(model)
+    if n_blocks is None:
+        main.trainable = False
+        return
+    if not 0 < n_blocks <= len(blocks):
+        raise ConfigError(f"`n_blocks` must lie in [1, {len(blocks)}] for this model. Received: {n_blocks}")
+    if embeddings is not None:
+        embeddings.trainable = False
+    for block in blocks[:n_blocks]:
+        block.trainable = False

@@ -1,0 +1,197 @@
+"""tf-keras callbacks: a per-batch schedule driver (learning rate + Adam momentum), the
+learning-rate finder, per-batch history, plateau reduction and per-epoch checkpoints.
+
+Each callback is small; the maths lives in :mod:`easytx.schedules`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import tf_keras
+
+from . import _env  # noqa: F401
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ScheduleCallback",
+    "BatchHistory",
+    "LRFinderCallback",
+    "PlateauScale",
+    "EpochCheckpoint",
+]
+
+
+def _set_hyper(optimizer, lr: float, momentum: float | None) -> None:
+    optimizer.learning_rate.assign(lr)
+    if momentum is not None and hasattr(optimizer.beta_1, "assign"):
+        optimizer.beta_1.assign(momentum)
+
+
+class ScheduleCallback(tf_keras.callbacks.Callback):
+    """Set lr (and momentum) before every batch from ``schedule(progress) -> (lr, mom)``.
+
+    Parameters
+    ----------
+    schedule : callable
+        Pure function of progress in [0, 1].
+    total_steps : int
+        Steps in the whole run (``progress = step / total_steps``).
+    start_step : int
+        Steps already done (to resume a schedule where it stopped).
+    scale : float
+        Multiplies the learning rate (changed by :class:`PlateauScale`).
+    """
+
+    def __init__(self, schedule: Callable[[float], tuple], total_steps: int, start_step: int = 0):
+        super().__init__()
+        self.schedule = schedule
+        self.total_steps = max(1, int(total_steps))
+        self.step = int(start_step)
+        self.scale = 1.0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        progress = min(self.step / self.total_steps, 1.0)
+        lr, mom = self.schedule(progress)
+        _set_hyper(self.model.optimizer, lr * self.scale, mom)
+        self.step += 1
+
+
+class BatchHistory(tf_keras.callbacks.Callback):
+    """Record lr, momentum and loss of every batch into ``store`` (a dict of lists)."""
+
+    def __init__(self, store: dict):
+        super().__init__()
+        self.store = store
+
+    def on_train_batch_end(self, batch, logs=None):
+        opt = self.model.optimizer
+        self.store.setdefault("lr", []).append(float(opt.learning_rate.numpy()))
+        beta = opt.beta_1.numpy() if hasattr(opt.beta_1, "numpy") else opt.beta_1
+        self.store.setdefault("momentum", []).append(float(beta))
+        self.store.setdefault("loss", []).append(float((logs or {}).get("loss", math.nan)))
+
+
+class LRFinderCallback(tf_keras.callbacks.Callback):
+    """Raise the lr geometrically each batch; record the smoothed loss; stop when it diverges.
+
+    Parameters
+    ----------
+    start_lr, end_lr : float
+        Range of the sweep.
+    num_steps : int
+        Batches in the sweep.
+    stop_factor : float
+        Stop once the smoothed loss exceeds ``stop_factor`` times its minimum.
+    beta : float
+        Smoothing of the loss (exponential moving average, bias-corrected).
+    """
+
+    def __init__(
+        self, start_lr: float, end_lr: float, num_steps: int, stop_factor: float = 4.0, beta: float = 0.98
+    ):
+        super().__init__()
+        self.start_lr, self.end_lr = start_lr, end_lr
+        self.num_steps = max(2, int(num_steps))
+        self.stop_factor, self.beta = stop_factor, beta
+        self.lrs: list[float] = []
+        self.losses: list[float] = []
+        self._avg = 0.0
+        self._best = math.inf
+        self._step = 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        lr = self.start_lr * (self.end_lr / self.start_lr) ** (self._step / (self.num_steps - 1))
+        self.model.optimizer.learning_rate.assign(lr)
+        self._lr = lr
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        loss = float((logs or {}).get("loss", math.nan))
+        # Keras reports the running mean over the epoch; undo it to get this batch's loss.
+        batch_loss = loss * (batch + 1) - getattr(self, "_sum", 0.0) if batch else loss
+        self._sum = loss * (batch + 1)
+        if not math.isfinite(batch_loss):
+            self.model.stop_training = True
+            return
+        self._avg = self.beta * self._avg + (1 - self.beta) * batch_loss
+        smooth = self._avg / (1 - self.beta**self._step)
+        self.lrs.append(self._lr)
+        self.losses.append(smooth)
+        self._best = min(self._best, smooth)
+        if self._step >= self.num_steps or (self._step > 5 and smooth > self.stop_factor * self._best):
+            self.model.stop_training = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._sum = 0.0
+
+
+class PlateauScale(tf_keras.callbacks.Callback):
+    """Divide a :class:`ScheduleCallback`'s learning rate by ``factor`` when ``monitor`` stalls."""
+
+    def __init__(self, schedule: ScheduleCallback, monitor: str, patience: int, factor: float):
+        super().__init__()
+        self.schedule, self.monitor = schedule, monitor
+        self.patience, self.factor = patience, factor
+        self._best = None
+        self._wait = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            return
+        better = self._best is None or (
+            value > self._best if "acc" in self.monitor or "f1" in self.monitor else value < self._best
+        )
+        if better:
+            self._best, self._wait = value, 0
+            return
+        self._wait += 1
+        if self._wait >= self.patience:
+            self.schedule.scale /= self.factor
+            self._wait = 0
+            logger.info(
+                "%s has not improved for %d epoch(s): learning rate divided by %s.",
+                self.monitor,
+                self.patience,
+                self.factor,
+            )
+
+
+class EpochCheckpoint(tf_keras.callbacks.Callback):
+    """Save the weights after every epoch to ``folder/weights-EE.h5`` with a JSON progress file.
+
+    The JSON (``folder/progress.json``) records the epoch and the schedule step, so that a crashed
+    run can resume where it stopped.
+    """
+
+    def __init__(
+        self, folder: str | Path, schedule: ScheduleCallback | None = None, extra: dict | None = None
+    ):
+        super().__init__()
+        self.folder = Path(folder)
+        self.schedule = schedule
+        self.extra = extra or {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"weights-{epoch + 1:02d}.h5"
+        tmp = path.with_suffix(".h5.tmp")
+        self.model.save_weights(str(tmp), save_format="h5")
+        tmp.replace(path)
+        state = {
+            "epoch": epoch + 1,
+            "weights": path.name,
+            "schedule_step": None if self.schedule is None else self.schedule.step,
+            "logs": {k: float(v) for k, v in (logs or {}).items()},
+            **self.extra,
+        }
+        progress = self.folder / "progress.json"
+        progress.with_suffix(".tmp").write_text(json.dumps(state, indent=2), encoding="utf-8")
+        progress.with_suffix(".tmp").replace(progress)
+        logger.info("Saved checkpoint %s", path)

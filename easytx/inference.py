@@ -1,0 +1,61 @@
+"""Forward passes in batches: sort by length, pad each batch to its own length, restore order.
+
+Shared by :class:`~easytx.Learner` (validation, top losses) and :class:`~easytx.Predictor`.
+The compiled forward function is cached on the model and accepts any batch shape without
+retracing (its input signature has unknown dimensions).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _env  # noqa: F401
+from .preprocess import TransformerDataset
+
+__all__ = ["forward_fn", "predict_logits"]
+
+
+def forward_fn(model: Any, input_names: list[str]) -> Any:
+    """A ``tf.function`` returning the model's logits, cached on the model per input set."""
+    import tensorflow as tf
+
+    cache = model.__dict__.setdefault("_easytx_forward", {})
+    key = tuple(input_names)
+    if key not in cache:
+        signature = [{name: tf.TensorSpec((None, None), tf.int32) for name in input_names}]
+
+        @tf.function(input_signature=signature)
+        def forward(inputs):
+            return model(inputs, training=False).logits
+
+        cache[key] = forward
+    return cache[key]
+
+
+def predict_logits(
+    model: Any, dataset: TransformerDataset, *, batch_size: int = 64, progress: bool = False
+) -> np.ndarray:
+    """Logits for every row of ``dataset``, in the dataset's order."""
+    from tqdm.auto import tqdm
+
+    forward = forward_fn(model, dataset.input_names)
+    batches = dataset.batch_indices(batch_size, shuffle=False, bucket=True)
+    outputs: list[np.ndarray] = []
+    for index in tqdm(batches, desc="predicting", unit="batch", disable=not progress):
+        outputs.append(forward(dataset.pad(index)).numpy())
+    if not outputs:
+        return np.zeros((0,), dtype=np.float32)
+    order = np.concatenate(batches)
+    stacked_shape = (len(dataset), *outputs[0].shape[1:])
+    if outputs[0].ndim == 3:  # token-level outputs: pad the sequence axis
+        width = max(o.shape[1] for o in outputs)
+        stacked_shape = (len(dataset), width, outputs[0].shape[2])
+        result = np.zeros(stacked_shape, dtype=np.float32)
+        for index, out in zip(batches, outputs):
+            result[index, : out.shape[1]] = out
+        return result
+    result = np.empty(stacked_shape, dtype=np.float32)
+    result[order] = np.concatenate(outputs)
+    return result

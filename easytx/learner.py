@@ -1,0 +1,678 @@
+"""The :class:`Learner`: training orchestration (lr_find, fit_onecycle, autofit, fit, validate).
+
+It wires the preprocessor's datasets, the task's loss/metrics, the schedules and the callbacks
+together; the maths lives in :mod:`easytx.schedules` and :mod:`easytx.tasks`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import sys
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import (
+    _env,  # noqa: F401
+    backend,
+    schedules,
+)
+from . import callbacks as cb
+from .data import check_positive_int
+from .errors import ConfigError, DataTypeError, NotFittedError
+from .inference import predict_logits
+from .preprocess import TransformerDataset
+from .tasks import task_from_name
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Learner", "get_learner", "LRSuggestions"]
+
+_NO_DECAY = ["LayerNorm", "layer_norm", "bias"]
+
+
+@dataclasses.dataclass
+class LRSuggestions:
+    """What :meth:`Learner.lr_find` measured and suggests.
+
+    Attributes
+    ----------
+    min_loss : float
+        Learning rate at the lowest smoothed loss.
+    min_div10 : float
+        ``min_loss / 10``: a safe choice (the classic rule of thumb).
+    steepest : float
+        Learning rate where the smoothed loss falls fastest (on a log-lr axis).
+    lrs, losses : list of float
+        The sweep, for plotting (:meth:`Learner.lr_plot`).
+    """
+
+    min_loss: float
+    min_div10: float
+    steepest: float
+    lrs: list
+    losses: list
+
+    def __repr__(self) -> str:
+        return (
+            f"LRSuggestions(min_div10={self.min_div10:.2e}, steepest={self.steepest:.2e}, "
+            f"min_loss={self.min_loss:.2e})"
+        )
+
+
+def _console(text: str) -> None:
+    """User-facing report output (validate, view_top_losses), like ktrain prints it."""
+    sys.stdout.write(text.rstrip("\n") + "\n")
+
+
+def _check_lr(lr: Any) -> float:
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (lr > 0 and math.isfinite(lr)):
+        raise ConfigError(
+            f"`lr` must be a positive number. Received: lr={lr!r}. Typical fine-tuning values are "
+            "2e-5 to 1e-4; learner.lr_find() suggests one."
+        )
+    return float(lr)
+
+
+def _check_callbacks(callbacks: Sequence | None) -> list:
+    import tf_keras
+
+    out = list(callbacks or [])
+    for callback in out:
+        if not isinstance(callback, tf_keras.callbacks.Callback):
+            raise DataTypeError(
+                f"Callbacks must be tf-keras callbacks; received {type(callback).__module__}."
+                f"{type(callback).__name__}. If it comes from `tf.keras` under Keras 3, set "
+                "TF_USE_LEGACY_KERAS=1 before importing TensorFlow (or import easytx first), or "
+                "use `tf_keras.callbacks`."
+            )
+    return out
+
+
+class Learner:
+    """Trains a Hugging Face TF model on :class:`~easytx.preprocess.TransformerDataset` data.
+
+    Build it with :func:`get_learner`. Attributes: ``model``, ``train_data``, ``val_data``,
+    ``batch_size``, ``history`` (Keras History of the last fit) and ``batch_history`` (lr,
+    momentum and loss of every training batch so far).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        train_data: TransformerDataset,
+        val_data: TransformerDataset | None = None,
+        *,
+        batch_size: int = 32,
+        eval_batch_size: int | None = None,
+        weight_decay: float = 0.01,
+        seed: int | None = None,
+        bucket: bool = True,
+        jit_compile: bool | None = None,
+    ):
+        self.model = model
+        self.train_data = train_data
+        self.val_data = val_data
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or max(batch_size, 64)
+        self.weight_decay = weight_decay
+        self.seed = seed
+        self.bucket = bucket
+        self.jit_compile = jit_compile
+        self.task = task_from_name(getattr(model, "_easytx_task", "classification"))
+        self.history = None
+        self.batch_history: dict[str, list] = {}
+        self.lr_finder_: LRSuggestions | None = None
+        self._compile()
+
+    # ------------------------------------------------------------------ set-up
+    def _make_optimizer(self) -> Any:
+        import tensorflow as tf
+        import tf_keras
+
+        optimizer = tf_keras.optimizers.AdamW(
+            learning_rate=1e-5,
+            weight_decay=self.weight_decay,
+            beta_1=tf.Variable(0.9, trainable=False, dtype=tf.float32, name="beta_1"),
+            beta_2=0.999,
+            epsilon=1e-7,
+        )
+        optimizer.exclude_from_weight_decay(var_names=_NO_DECAY)
+        return optimizer
+
+    def _compile(self) -> None:
+        self.model.compile(
+            optimizer=self._make_optimizer(),
+            loss=self.task.loss(),
+            metrics=self.task.metrics(),
+            jit_compile=self.jit_compile,
+        )
+
+    def _seed(self) -> None:
+        if self.seed is not None:
+            import tf_keras
+
+            tf_keras.utils.set_random_seed(self.seed)
+
+    def _train_dataset(self) -> Any:
+        return self.train_data.to_tfdataset(self.batch_size, shuffle=True, seed=self.seed, bucket=self.bucket)
+
+    def _val_dataset(self) -> Any:
+        if self.val_data is None or self.val_data.y is None:
+            return None
+        return self.val_data.to_tfdataset(self.eval_batch_size, shuffle=False, bucket=self.bucket)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.train_data) / self.batch_size)
+
+    def _class_weight(self, class_weight: Any) -> dict | None:
+        if class_weight is None:
+            return None
+        if class_weight == "balanced":
+            from sklearn.utils.class_weight import compute_class_weight
+
+            y = np.asarray(self.train_data.y)
+            classes = np.unique(y)
+            weights = compute_class_weight("balanced", classes=classes, y=y)
+            return {int(c): float(w) for c, w in zip(classes, weights)}
+        if not isinstance(class_weight, dict):
+            raise ConfigError(
+                f"`class_weight` must be a dict {{class_id: weight}} or 'balanced'. "
+                f"Received: {class_weight!r}"
+            )
+        return {int(k): float(v) for k, v in class_weight.items()}
+
+    # ------------------------------------------------------------------ training core
+    def _run(
+        self,
+        *,
+        epochs: int,
+        schedule: Any,
+        callbacks: Sequence | None,
+        class_weight: Any,
+        checkpoint_folder: str | Path | None,
+        verbose: int,
+        extra_callbacks: Sequence = (),
+        initial_epoch: int = 0,
+        start_step: int = 0,
+    ) -> Any:
+        epochs = check_positive_int(epochs, "epochs")
+        user = _check_callbacks(callbacks)
+        self._seed()
+        driver = cb.ScheduleCallback(schedule, epochs * self.steps_per_epoch, start_step)
+        cbs = [driver, cb.BatchHistory(self.batch_history)]
+        cbs += [c(driver) if callable(c) and not isinstance(c, type) else c for c in extra_callbacks]
+        if checkpoint_folder is not None:
+            cbs.append(cb.EpochCheckpoint(checkpoint_folder, driver))
+        cbs += user
+        try:
+            self.history = self.model.fit(
+                self._train_dataset(),
+                validation_data=self._val_dataset(),
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                callbacks=cbs,
+                class_weight=self._class_weight(class_weight),
+                verbose=verbose,
+            )
+        except KeyboardInterrupt:
+            logger.warning("Training interrupted; the model keeps the weights it had reached.")
+        return self.history
+
+    # ------------------------------------------------------------------ public training API
+    def fit_onecycle(
+        self,
+        lr: float,
+        epochs: int,
+        *,
+        pct_start: float = 0.25,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        cycle_momentum: bool = True,
+        max_momentum: float = 0.95,
+        min_momentum: float = 0.85,
+        checkpoint_folder: str | Path | None = None,
+        class_weight: Any = None,
+        callbacks: Sequence | None = None,
+        verbose: int = 1,
+    ) -> Any:
+        """Train with the one-cycle policy (see :func:`easytx.schedules.one_cycle` for the shape).
+
+        Parameters
+        ----------
+        lr : float
+            Peak learning rate.
+        epochs : int
+            Number of epochs (the cycle spans all of them).
+        pct_start : float
+            Fraction of steps spent warming up.
+        div_factor, final_div_factor : float
+            Start at ``lr/div_factor``, end at ``lr/final_div_factor``.
+        cycle_momentum : bool
+            Move Adam's ``beta_1`` between ``max_momentum`` and ``min_momentum``, opposite to lr.
+        checkpoint_folder : path, optional
+            Save weights after every epoch.
+        class_weight : dict or "balanced", optional
+        callbacks : list of tf-keras callbacks, optional
+        verbose : int
+            ``0`` silences the progress bar.
+
+        Returns
+        -------
+        tf_keras.callbacks.History
+        """
+        lr = _check_lr(lr)
+        moms = (max_momentum, min_momentum) if cycle_momentum else None
+        schedule = partial(
+            schedules.one_cycle,
+            max_lr=lr,
+            pct_start=pct_start,
+            div_factor=div_factor,
+            final_div_factor=final_div_factor,
+            moms=moms,
+        )
+        schedule(0.0)  # validates the options before any work
+        return self._run(
+            epochs=epochs,
+            schedule=schedule,
+            callbacks=callbacks,
+            class_weight=class_weight,
+            checkpoint_folder=checkpoint_folder,
+            verbose=verbose,
+        )
+
+    def fit(
+        self,
+        lr: float,
+        n_cycles: int,
+        cycle_len: int | None = None,
+        cycle_mult: int = 1,
+        *,
+        checkpoint_folder: str | Path | None = None,
+        class_weight: Any = None,
+        callbacks: Sequence | None = None,
+        verbose: int = 1,
+    ) -> Any:
+        """ktrain's ``fit``: constant ``lr`` for ``n_cycles`` epochs, or SGDR with ``cycle_len``.
+
+        With ``cycle_len``, the learning rate follows cosine annealing with warm restarts:
+        ``n_cycles`` cycles, the ``i``-th lasting ``cycle_len * cycle_mult**i`` epochs.
+        """
+        lr = _check_lr(lr)
+        n_cycles = check_positive_int(n_cycles, "n_cycles")
+        if cycle_len is None:
+            epochs = n_cycles
+
+            def schedule(progress):
+                return lr, None
+        else:
+            cycle_len = check_positive_int(cycle_len, "cycle_len")
+            cycle_mult = check_positive_int(cycle_mult, "cycle_mult")
+            epochs = sum(cycle_len * cycle_mult**i for i in range(n_cycles))
+
+            def schedule(progress):
+                return schedules.sgdr(progress, max_lr=lr, n_cycles=n_cycles, cycle_mult=cycle_mult), None
+
+        return self._run(
+            epochs=epochs,
+            schedule=schedule,
+            callbacks=callbacks,
+            class_weight=class_weight,
+            checkpoint_folder=checkpoint_folder,
+            verbose=verbose,
+        )
+
+    def autofit(
+        self,
+        lr: float,
+        epochs: int | None = None,
+        early_stopping: int | None = None,
+        reduce_on_plateau: int | None = None,
+        reduce_factor: float = 2.0,
+        cycle_momentum: bool = True,
+        max_momentum: float = 0.95,
+        min_momentum: float = 0.85,
+        monitor: str = "val_loss",
+        checkpoint_folder: str | Path | None = None,
+        class_weight: Any = None,
+        callbacks: Sequence | None = None,
+        verbose: int = 1,
+    ) -> Any:
+        """ktrain's ``autofit``: one triangular lr cycle per epoch, early stopping, plateau cuts.
+
+        With ``epochs=None`` training runs until ``monitor`` stops improving
+        (``early_stopping`` defaults to 5 and ``reduce_on_plateau`` to 2 then), and the best
+        weights are restored.
+        """
+        import tf_keras
+
+        lr = _check_lr(lr)
+        if epochs is None:
+            if self._val_dataset() is None:
+                raise ConfigError(
+                    "autofit(epochs=None) stops on validation loss, but this learner has no "
+                    "labelled val_data. Pass epochs=..., or give get_learner(val_data=...)."
+                )
+            early_stopping = 5 if early_stopping is None else early_stopping
+            reduce_on_plateau = 2 if reduce_on_plateau is None else reduce_on_plateau
+            epochs = 1024
+        epochs = check_positive_int(epochs, "epochs")
+        moms = (max_momentum, min_momentum) if cycle_momentum else None
+        steps = self.steps_per_epoch
+
+        def schedule(progress):
+            position = progress * epochs
+            within = position - math.floor(position) if position < epochs else 1.0
+            return schedules.triangular(within, max_lr=lr, moms=moms)
+
+        extra: list = []
+        if early_stopping:
+            extra.append(
+                tf_keras.callbacks.EarlyStopping(
+                    monitor=monitor,
+                    patience=int(early_stopping),
+                    restore_best_weights=True,
+                    verbose=1 if verbose else 0,
+                )
+            )
+        if reduce_on_plateau:
+            extra.append(
+                lambda driver: cb.PlateauScale(driver, monitor, int(reduce_on_plateau), reduce_factor)
+            )
+        del steps
+        return self._run(
+            epochs=epochs,
+            schedule=schedule,
+            callbacks=callbacks,
+            class_weight=class_weight,
+            checkpoint_folder=checkpoint_folder,
+            verbose=verbose,
+            extra_callbacks=extra,
+        )
+
+    def lr_find(
+        self,
+        start_lr: float = 1e-7,
+        end_lr: float = 10.0,
+        num_steps: int = 100,
+        *,
+        stop_factor: float = 4.0,
+        max_epochs: int | None = None,
+        show_plot: bool = False,
+        suggest: bool = True,
+        verbose: int = 1,
+        **kwargs: Any,
+    ) -> LRSuggestions:
+        """Sweep the learning rate geometrically and suggest one; the model is left unchanged.
+
+        The weights and optimizer state are snapshotted in memory and restored afterwards (the
+        compiled model, optimizer and metrics are kept).
+
+        Parameters
+        ----------
+        start_lr, end_lr : float
+            Sweep range.
+        num_steps : int
+            Batches in the sweep (repeats the data if it has fewer batches).
+        stop_factor : float
+            Stop early once the smoothed loss exceeds this multiple of its minimum.
+        max_epochs : int, optional
+            Cap the sweep at this many passes over the data.
+        show_plot : bool
+            Also draw :meth:`lr_plot`.
+
+        Returns
+        -------
+        LRSuggestions
+        """
+        kwargs.pop("lr_mult", None)  # ktrain argument; num_steps replaces it
+        kwargs.pop("restore_weights_only", None)
+        if kwargs:
+            raise ConfigError(f"Unexpected argument(s) for lr_find: {sorted(kwargs)}.")
+        start_lr, end_lr = _check_lr(start_lr), _check_lr(end_lr)
+        if end_lr <= start_lr:
+            raise ConfigError(f"`end_lr` must exceed `start_lr`. Received: {start_lr}, {end_lr}")
+        num_steps = check_positive_int(num_steps, "num_steps")
+        epochs = math.ceil(num_steps / self.steps_per_epoch)
+        if max_epochs is not None:
+            epochs = min(epochs, check_positive_int(max_epochs, "max_epochs"))
+            num_steps = min(num_steps, epochs * self.steps_per_epoch)
+        weights = self.model.get_weights()
+        optimizer = self.model.optimizer
+        opt_state = {v.ref(): v.numpy() for v in optimizer.variables()}
+        finder = cb.LRFinderCallback(start_lr, end_lr, num_steps, stop_factor=stop_factor)
+        self._seed()
+        try:
+            self.model.fit(self._train_dataset(), epochs=epochs, callbacks=[finder], verbose=verbose)
+        finally:
+            self.model.set_weights(weights)
+            for v in optimizer.variables():
+                v.assign(opt_state.get(v.ref(), np.zeros(v.shape, v.dtype.as_numpy_dtype)))
+        if len(finder.losses) < 3:
+            raise ConfigError(
+                f"lr_find recorded only {len(finder.losses)} step(s); it needs more training "
+                "batches. Use a smaller batch_size or more data."
+            )
+        self.lr_finder_ = _suggest(finder.lrs, finder.losses)
+        if show_plot:
+            self.lr_plot()
+        if suggest:
+            logger.info("lr_find suggestions: %s", self.lr_finder_)
+        return self.lr_finder_
+
+    def lr_plot(self, n_skip_beginning: int = 5, n_skip_end: int = 2, suggest: bool = True) -> Any:
+        """Plot loss against learning rate (log axis) with the suggestions; returns a Figure."""
+        if self.lr_finder_ is None:
+            raise NotFittedError("Run learner.lr_find() before learner.lr_plot().")
+        from . import plots
+
+        return plots.lr_plot(
+            self.lr_finder_, n_skip_beginning=n_skip_beginning, n_skip_end=n_skip_end, suggest=suggest
+        )
+
+    # ------------------------------------------------------------------ freezing and options
+    def freeze(self, n_blocks: int | None = None) -> None:
+        """Freeze the backbone (``None``) or its embeddings + first ``n_blocks`` encoder blocks.
+
+        The task head always stays trainable. The optimizer is rebuilt (its state is reset).
+        """
+        backend.set_frozen(self.model, n_blocks)
+        self._compile()
+
+    def unfreeze(self) -> None:
+        """Make every layer trainable again (the optimizer state is reset)."""
+        backend.set_frozen(self.model, 0)
+        self._compile()
+
+    def set_weight_decay(self, wd: float) -> None:
+        """Set AdamW's decoupled weight decay (never applied to LayerNorm weights or biases)."""
+        if not isinstance(wd, (int, float)) or wd < 0:
+            raise ConfigError(f"`wd` must be a number >= 0. Received: wd={wd!r}")
+        self.weight_decay = float(wd)
+        self.model.optimizer.weight_decay = float(wd)
+
+    def get_weight_decay(self) -> float:
+        return self.weight_decay
+
+    # ------------------------------------------------------------------ evaluation
+    def _eval_data(self, val_data: TransformerDataset | None) -> TransformerDataset:
+        data = val_data if val_data is not None else self.val_data
+        if data is None or data.y is None:
+            raise ConfigError("No labelled validation data: pass val_data=... here or to get_learner().")
+        return data
+
+    def predict_proba(self, data: TransformerDataset) -> np.ndarray:
+        """Task probabilities for every row of ``data`` (in order)."""
+        logits = predict_logits(self.model, data, batch_size=self.eval_batch_size)
+        return self.task.probabilities(logits)
+
+    def validate(
+        self,
+        val_data: TransformerDataset | None = None,
+        print_report: bool = True,
+        class_names: Sequence | None = None,
+        preproc: Any = None,
+    ) -> Any:
+        """Evaluate on validation data; print the report; return the confusion matrix.
+
+        Parameters
+        ----------
+        val_data : TransformerDataset, optional
+            Defaults to the learner's ``val_data``.
+        print_report : bool
+            Print scikit-learn's classification report.
+        class_names : list, optional
+            Accepted for ktrain compatibility; the preprocessor's classes are used when the model
+            was built by easytx.
+        """
+        data = self._eval_data(val_data)
+        proba = self.predict_proba(data)
+        labels = self._labels(preproc, class_names)
+        text, matrix = self.task.report(data.y, proba, labels)
+        if print_report:
+            _console(text)
+        return matrix
+
+    def _labels(self, preproc: Any, class_names: Sequence | None) -> Any:
+        from .labels import ClassLabels
+
+        if preproc is not None and hasattr(preproc, "labels_"):
+            return preproc.labels_
+        k = int(self.model.config.num_labels)
+        names = list(class_names) if class_names else [str(i) for i in range(k)]
+        encoder = ClassLabels(names)
+        encoder.classes_, encoder.label_type_ = names, "str"
+        return encoder
+
+    def view_top_losses(
+        self, n: int = 4, preproc: Any = None, val_data: TransformerDataset | None = None
+    ) -> list[tuple]:
+        """Show the ``n`` validation examples with the highest loss, with their texts.
+
+        Returns
+        -------
+        list of (index, loss, true label, predicted label, text)
+        """
+        n = check_positive_int(n, "n")
+        data = self._eval_data(val_data)
+        logits = predict_logits(self.model, data, batch_size=self.eval_batch_size)
+        losses = self.task.per_example_loss(data.y, logits)
+        labels = self._labels(preproc, None)
+        proba = self.task.probabilities(logits)
+        predicted = self.task.decode(proba, labels)
+        truth = labels.inverse_transform(data.y)
+        rows = []
+        for i in np.argsort(-losses)[:n]:
+            rows.append((int(i), float(losses[i]), truth[i], predicted[i], data.texts[i]))
+            _console(
+                f"----------\nid:{i} | loss:{losses[i]:.2f} | true:{truth[i]} | "
+                f"pred:{predicted[i]}\n{data.texts[i]}"
+            )
+        return rows
+
+    def plot(self, what: str = "loss") -> Any:
+        """Plot the per-batch ``"lr"``/``"momentum"``/``"loss"`` or an epoch metric of the last fit."""
+        from . import plots
+
+        if not self.batch_history:
+            raise NotFittedError("Nothing to plot yet: train first.")
+        return plots.history_plot(self.batch_history, self.history, what)
+
+
+def _suggest(lrs: list, losses: list) -> LRSuggestions:
+    lrs_a, losses_a = np.asarray(lrs), np.asarray(losses)
+    best = int(np.argmin(losses_a))
+    min_loss = float(lrs_a[best])
+    # steepest descent on a log-lr axis, looking only before the minimum
+    stop = max(best, 2)
+    grads = np.gradient(losses_a[: stop + 1], np.log(lrs_a[: stop + 1]))
+    steepest = float(lrs_a[int(np.argmin(grads[:stop]))]) if stop > 1 else min_loss / 10
+    return LRSuggestions(
+        min_loss=min_loss,
+        min_div10=min_loss / 10,
+        steepest=steepest,
+        lrs=list(map(float, lrs)),
+        losses=list(map(float, losses)),
+    )
+
+
+def get_learner(
+    model: Any,
+    train_data: TransformerDataset | None = None,
+    val_data: TransformerDataset | None = None,
+    batch_size: int | None = None,
+    eval_batch_size: int | None = None,
+    workers: int = 1,
+    use_multiprocessing: bool = False,
+    *,
+    weight_decay: float = 0.01,
+    seed: int | None = None,
+    bucket: bool = True,
+    jit_compile: bool | None = None,
+) -> Learner:
+    """Wrap a model and its data in a :class:`Learner` (ktrain's ``get_learner``).
+
+    Parameters
+    ----------
+    model : transformers TF model
+        From :meth:`Transformer.get_classifier`.
+    train_data, val_data : TransformerDataset
+        From :meth:`Transformer.preprocess_train` / :meth:`~Transformer.preprocess_test`.
+    batch_size : int
+        Training batch size (default: the dataset's, else 32).
+    eval_batch_size : int, optional
+        Batch size for validation and prediction.
+    workers, use_multiprocessing :
+        Accepted for ktrain compatibility; data loading runs in a ``tf.data`` pipeline.
+    weight_decay : float
+        AdamW decoupled weight decay (not applied to LayerNorm weights and biases).
+    seed : int, optional
+        Makes data order, dropout and initialisation repeatable on CPU.
+    bucket : bool
+        Group rows of similar length into batches (less padding, faster).
+    jit_compile : bool, optional
+        XLA-compile the training step.
+
+    Examples
+    --------
+    >>> learner = easytx.get_learner(t.get_classifier(), train_data=trn, val_data=val,
+    ...                              batch_size=32)  # doctest: +SKIP
+    """
+    del workers, use_multiprocessing
+    if train_data is None:
+        raise DataTypeError("get_learner needs train_data (from preprocess_train()).")
+    for name, data in (("train_data", train_data), ("val_data", val_data)):
+        if data is not None and not isinstance(data, TransformerDataset):
+            raise DataTypeError(
+                f"`{name}` must come from Transformer.preprocess_train()/preprocess_test(). "
+                f"Received an object of type {type(data).__name__}."
+            )
+    if train_data.y is None:
+        raise DataTypeError("`train_data` has no labels; pass y to preprocess_train().")
+    if not hasattr(model, "config") or not hasattr(model, "fit"):
+        raise DataTypeError(
+            "`model` must be a Hugging Face TF model from Transformer.get_classifier(). "
+            f"Received an object of type {type(model).__name__}."
+        )
+    batch_size = check_positive_int(batch_size or train_data.batch_size or 32, "batch_size")
+    if eval_batch_size is not None:
+        check_positive_int(eval_batch_size, "eval_batch_size")
+    if not isinstance(weight_decay, (int, float)) or weight_decay < 0:
+        raise ConfigError(f"`weight_decay` must be >= 0. Received: {weight_decay!r}")
+    return Learner(
+        model,
+        train_data,
+        val_data,
+        batch_size=batch_size,
+        eval_batch_size=eval_batch_size,
+        weight_decay=float(weight_decay),
+        seed=seed,
+        bucket=bucket,
+        jit_compile=jit_compile,
+    )

@@ -1,0 +1,504 @@
+"""The ``Transformer`` preprocessor: tokenizer loading, batched fast tokenization, automatic
+maximum length, label encoding, and ``tf.data`` pipelines with dynamic padding and length bucketing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import (
+    _env,  # noqa: F401
+    backend,
+)
+from .data import TextData, check_labels_length, check_positive_int, check_texts
+from .errors import ConfigError, DataError, NotFittedError
+from .labels import ClassLabels, label_encoder_from_dict
+from .tasks import Classification, Task, task_from_name
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Transformer", "TransformerDataset"]
+
+_TOKENIZE_CHUNK = 2048
+_BUCKET_WINDOW = 50  # batches per sorting window when bucketing by length
+
+
+class TransformerDataset:
+    """Tokenized texts (unpadded), their labels and the original texts.
+
+    Batches are padded to their own longest sequence (dynamic padding). For training, rows are
+    shuffled, then sorted by length inside windows of ``50 * batch_size`` rows, cut into batches,
+    and the batches shuffled again: batches hold similar lengths (little padding) while their order
+    stays random.
+
+    Attributes
+    ----------
+    x : dict of list of numpy arrays
+        Token ids per input name (``input_ids``, ``token_type_ids`` where the model uses them).
+    y : numpy array or None
+        Encoded labels.
+    texts : list
+        The original texts (for :meth:`Learner.view_top_losses`).
+    """
+
+    def __init__(
+        self,
+        x: dict[str, list[np.ndarray]],
+        y: np.ndarray | None,
+        texts: Sequence,
+        *,
+        pad_token_id: int,
+        batch_size: int | None = None,
+    ):
+        self.x = x
+        self.y = y
+        self.texts = texts
+        self.pad_token_id = int(pad_token_id)
+        self.batch_size = batch_size
+        self.lengths = np.fromiter((len(ids) for ids in x["input_ids"]), dtype=np.int64)
+        self._epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __repr__(self) -> str:
+        return f"TransformerDataset({len(self)} rows, labelled={self.y is not None})"
+
+    @property
+    def input_names(self) -> list[str]:
+        return [*self.x, "attention_mask"]
+
+    def subset(self, index: Sequence[int]) -> TransformerDataset:
+        """Rows ``index`` as a new dataset (shares the token arrays)."""
+        index = np.asarray(index, dtype=np.int64)
+        x = {name: [seqs[i] for i in index] for name, seqs in self.x.items()}
+        y = None if self.y is None else self.y[index]
+        texts = [self.texts[i] for i in index]
+        return TransformerDataset(x, y, texts, pad_token_id=self.pad_token_id, batch_size=self.batch_size)
+
+    # ------------------------------------------------------------------ batching
+    def pad(self, index: Sequence[int]) -> dict[str, np.ndarray]:
+        """Pad rows ``index`` to their longest length; returns int32 arrays incl. attention_mask."""
+        width = int(self.lengths[index].max()) if len(index) else 0
+        out = {}
+        for name, seqs in self.x.items():
+            fill = self.pad_token_id if name == "input_ids" else 0
+            array = np.full((len(index), width), fill, dtype=np.int32)
+            for row, i in enumerate(index):
+                array[row, : len(seqs[i])] = seqs[i]
+            out[name] = array
+        mask = np.zeros((len(index), width), dtype=np.int32)
+        for row, i in enumerate(index):
+            mask[row, : self.lengths[i]] = 1
+        out["attention_mask"] = mask
+        return out
+
+    def batch_indices(
+        self, batch_size: int, *, shuffle: bool, seed: int | None = None, bucket: bool = True
+    ) -> list[np.ndarray]:
+        """Row indices of each batch for one pass (see the class docstring for the order)."""
+        n = len(self)
+        if not shuffle:
+            order = np.argsort(self.lengths, kind="stable") if bucket else np.arange(n)
+            return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(n)
+        if bucket:
+            window = batch_size * _BUCKET_WINDOW
+            chunks = []
+            for start in range(0, n, window):
+                part = order[start : start + window]
+                chunks.append(part[np.argsort(self.lengths[part], kind="stable")])
+            order = np.concatenate(chunks)
+        batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
+        if bucket:
+            perm = rng.permutation(len(batches))
+            batches = [batches[i] for i in perm]
+        return batches
+
+    def padding_fraction(self, batch_size: int, *, bucket: bool = True, seed: int = 0) -> float:
+        """Fraction of computed token positions that are padding for one shuffled epoch."""
+        total = useful = 0
+        for index in self.batch_indices(batch_size, shuffle=True, seed=seed, bucket=bucket):
+            total += int(self.lengths[index].max()) * len(index)
+            useful += int(self.lengths[index].sum())
+        return 1.0 - useful / total if total else 0.0
+
+    def to_tfdataset(
+        self,
+        batch_size: int | None = None,
+        *,
+        shuffle: bool = True,
+        seed: int | None = None,
+        bucket: bool = True,
+    ) -> Any:
+        """A ``tf.data.Dataset`` of ``(inputs, labels)`` batches with dynamic padding.
+
+        With ``shuffle=True`` each pass over the dataset (each epoch) draws a new order from
+        ``seed + epoch`` so training is repeatable under a seed.
+        """
+        import tensorflow as tf
+
+        batch_size = check_positive_int(batch_size or self.batch_size or 32, "batch_size")
+        n_batches = math.ceil(len(self) / batch_size)
+        base_seed = seed
+
+        def generate() -> Iterator:
+            epoch_seed = None if base_seed is None else base_seed + self._epoch
+            self._epoch += 1
+            for index in self.batch_indices(batch_size, shuffle=shuffle, seed=epoch_seed, bucket=bucket):
+                inputs = self.pad(index)
+                yield (inputs, self.y[index]) if self.y is not None else (inputs,)
+
+        spec = {name: tf.TensorSpec((None, None), tf.int32) for name in self.input_names}
+        if self.y is not None:
+            y_spec = tf.TensorSpec((None, *self.y.shape[1:]), tf.as_dtype(self.y.dtype))
+            signature: tuple = (spec, y_spec)
+        else:
+            signature = (spec,)
+        dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(n_batches))
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+class Transformer:
+    """Preprocessor for a pretrained transformer: tokenizer, labels, maximum length.
+
+    Parameters
+    ----------
+    model_name : str or path
+        A Hugging Face hub name (``"distilbert-base-uncased"``) or a local model folder.
+    maxlen : int or "auto"
+        Maximum tokens per text. ``"auto"`` takes the ``auto_percentile`` percentile of the
+        training texts' token lengths (rounded up to a multiple of 8, capped at the model's limit)
+        and logs the choice.
+    class_names : list of str, optional
+        Class names in id order (see :class:`easytx.labels.ClassLabels`).
+    batch_size : int, optional
+        Default batch size carried by the datasets this preprocessor makes.
+    auto_percentile : float
+        Percentile used by ``maxlen="auto"``.
+    verbose : int
+        ``0`` silences progress bars.
+
+    Examples
+    --------
+    >>> from easytx import text
+    >>> t = text.Transformer("distilbert-base-uncased", maxlen="auto")  # doctest: +SKIP
+    >>> trn = t.preprocess_train(["good", "bad"], ["pos", "neg"])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model_name: str | os.PathLike,
+        maxlen: int | str = "auto",
+        class_names: Sequence[str] | None = None,
+        batch_size: int | None = None,
+        *,
+        auto_percentile: float = 99.0,
+        verbose: int = 1,
+        **kwargs: Any,
+    ):
+        if "use_with_learner" in kwargs or "classes" in kwargs:  # ktrain arguments, harmless
+            if kwargs.get("classes") and class_names is None:
+                class_names = kwargs["classes"]
+            kwargs.pop("use_with_learner", None)
+            kwargs.pop("classes", None)
+        if kwargs:
+            raise ConfigError(f"Unexpected argument(s) for Transformer: {sorted(kwargs)}.")
+        if not (
+            maxlen == "auto" or (isinstance(maxlen, int) and not isinstance(maxlen, bool) and maxlen > 0)
+        ):
+            raise ConfigError(f"`maxlen` must be a positive int or 'auto'. Received: maxlen={maxlen!r}")
+        if class_names is not None and (isinstance(class_names, str) or not len(class_names)):
+            raise ConfigError(f"`class_names` must be a non-empty list of names. Received: {class_names!r}")
+        if batch_size is not None:
+            check_positive_int(batch_size, "batch_size")
+        if not 50.0 <= auto_percentile <= 100.0:
+            raise ConfigError(f"`auto_percentile` must lie in [50, 100]. Received: {auto_percentile}")
+        self.model_name = str(model_name)
+        self.maxlen = maxlen
+        self.class_names = None if class_names is None else list(class_names)
+        self.batch_size = batch_size
+        self.auto_percentile = auto_percentile
+        self.verbose = verbose
+        self._tokenizer = None
+        self._source: Path | None = None
+        self.task: Task = Classification()
+
+    # ------------------------------------------------------------------ lazy resources
+    @property
+    def source(self) -> Path:
+        """Local folder of the model (a hub name is fetched to the cache on first use)."""
+        if self._source is None:
+            self._source = backend.resolve_model_source(self.model_name)
+        return self._source
+
+    @property
+    def tokenizer(self) -> Any:
+        """The fast tokenizer (loaded on first use)."""
+        if self._tokenizer is None:
+            self._tokenizer = backend.load_tokenizer(self.source)
+            self._check_vocab()
+        return self._tokenizer
+
+    def get_tokenizer(self) -> Any:
+        """Return the tokenizer (ktrain name)."""
+        return self.tokenizer
+
+    def _check_vocab(self) -> None:
+        config = backend.load_config(self.source)
+        vocab = getattr(config, "vocab_size", None)
+        if vocab is not None and len(self._tokenizer) > vocab:
+            raise ConfigError(
+                f"The tokenizer in {self.source} has {len(self._tokenizer)} tokens but the model's "
+                f"embedding table has {vocab}: they do not belong together. Use the tokenizer "
+                "saved with this model."
+            )
+        self.model_limit_ = self._model_limit(config)
+
+    def _model_limit(self, config: Any) -> int:
+        limits = [512]
+        tok_limit = getattr(self._tokenizer, "model_max_length", None)
+        if isinstance(tok_limit, int) and 0 < tok_limit < 100_000:
+            limits = [tok_limit]
+        positions = getattr(config, "max_position_embeddings", None)
+        if isinstance(positions, int) and positions > 0:
+            offset = 2 if getattr(config, "model_type", "") in ("roberta", "xlm-roberta", "camembert") else 0
+            limits.append(positions - offset)
+        return max(8, min(limits))
+
+    @property
+    def input_names(self) -> list[str]:
+        names = list(getattr(self.tokenizer, "model_input_names", ["input_ids", "attention_mask"]))
+        return [n for n in names if n in ("input_ids", "token_type_ids")]
+
+    # ------------------------------------------------------------------ fitted state
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "labels_"):
+            raise NotFittedError(
+                "This Transformer has not seen training data. Call preprocess_train() first."
+            )
+
+    def get_classes(self) -> list:
+        """Class names in id order (ktrain name)."""
+        self._check_fitted()
+        return list(self.labels_.classes_)
+
+    # ------------------------------------------------------------------ tokenization
+    def _tokenize(self, texts: list, max_length: int) -> dict[str, list[np.ndarray]]:
+        from tqdm.auto import tqdm
+
+        names = self.input_names
+        out: dict[str, list[np.ndarray]] = {name: [] for name in names}
+        chunks = range(0, len(texts), _TOKENIZE_CHUNK)
+        show = self.verbose and len(texts) > 20 * _TOKENIZE_CHUNK
+        for start in tqdm(chunks, desc="tokenizing", unit="chunk", disable=not show):
+            chunk = texts[start : start + _TOKENIZE_CHUNK]
+            if chunk and isinstance(chunk[0], tuple):
+                first, second = [a for a, _ in chunk], [b for _, b in chunk]
+                enc = self.tokenizer(
+                    first,
+                    second,
+                    truncation=True,
+                    max_length=max_length,
+                    padding=False,
+                    return_attention_mask=False,
+                    return_token_type_ids="token_type_ids" in names,
+                )
+            else:
+                enc = self.tokenizer(
+                    chunk,
+                    truncation=True,
+                    max_length=max_length,
+                    padding=False,
+                    return_attention_mask=False,
+                    return_token_type_ids="token_type_ids" in names,
+                )
+            for name in names:
+                out[name].extend(np.asarray(ids, dtype=np.int32) for ids in enc[name])
+        return out
+
+    def _choose_maxlen(self, lengths: np.ndarray) -> int:
+        limit = self.model_limit_
+        value = int(math.ceil(np.percentile(lengths, self.auto_percentile)))
+        value = min(limit, max(8, int(math.ceil(value / 8) * 8)))
+        truncated = int((lengths > value).sum())
+        logger.info(
+            "maxlen='auto' chose %d tokens (%.0fth percentile of %d training texts; model limit "
+            "%d); %d text(s) will be truncated.",
+            value,
+            self.auto_percentile,
+            len(lengths),
+            limit,
+            truncated,
+        )
+        return value
+
+    def _encode(self, texts: list) -> dict[str, list[np.ndarray]]:
+        self.tokenizer  # noqa: B018 - load and check
+        if not hasattr(self, "maxlen_"):
+            raise NotFittedError("Call preprocess_train() before encoding other texts.")
+        encoded = self._tokenize(texts, self.maxlen_)
+        return encoded
+
+    def _warn_truncation(self, texts: list, encoded: dict, where: str) -> None:
+        full = sum(1 for ids in encoded["input_ids"] if len(ids) >= self.maxlen_)
+        if full:
+            logger.info(
+                "%d of %d %s text(s) reached maxlen=%d tokens and may have been truncated.",
+                full,
+                len(texts),
+                where,
+                self.maxlen_,
+            )
+
+    # ------------------------------------------------------------------ public API
+    def preprocess_train(self, texts: Any, y: Any = None, verbose: int | None = None) -> TransformerDataset:
+        """Learn labels and maximum length from the training data and tokenize it.
+
+        Parameters
+        ----------
+        texts : list of str, pandas Series, numpy array, or TextData
+        y : list-like
+            One label per text: ints, strings, booleans, or one-hot rows.
+
+        Returns
+        -------
+        TransformerDataset
+        """
+        if verbose is not None:
+            self.verbose = verbose
+        batch_size = self.batch_size
+        if isinstance(texts, TextData):
+            batch_size = texts.batch_size or batch_size
+            if y is None:
+                y = texts.labels
+        items = check_texts(texts, allow_pairs=True)
+        labels = check_labels_length(items, y)
+        encoder = ClassLabels(self.class_names).fit(labels)
+        y_ids = encoder.transform(labels)
+        self.tokenizer  # noqa: B018 - load before choosing the length
+        if self.maxlen == "auto":
+            encoded = self._tokenize(items, self.model_limit_)
+            lengths = np.fromiter((len(s) for s in encoded["input_ids"]), dtype=np.int64)
+            self.maxlen_ = self._choose_maxlen(lengths)
+            if (lengths > self.maxlen_).any():
+                long_rows = [i for i, n in enumerate(lengths) if n > self.maxlen_]
+                again = self._tokenize([items[i] for i in long_rows], self.maxlen_)
+                for name in encoded:
+                    for row, seq in zip(long_rows, again[name]):
+                        encoded[name][row] = seq
+        else:
+            if self.maxlen > self.model_limit_:
+                raise ConfigError(
+                    f"`maxlen`={self.maxlen} exceeds this model's limit of {self.model_limit_} "
+                    "tokens. Pass a smaller maxlen or 'auto'."
+                )
+            self.maxlen_ = int(self.maxlen)
+            encoded = self._tokenize(items, self.maxlen_)
+            self._warn_truncation(items, encoded, "training")
+        self.labels_ = encoder
+        return TransformerDataset(encoded, y_ids, items, pad_token_id=self._pad_id(), batch_size=batch_size)
+
+    def preprocess_test(self, texts: Any, y: Any = None, verbose: int | None = None) -> TransformerDataset:
+        """Tokenize validation/test data with what :meth:`preprocess_train` learned.
+
+        Labels are optional; labels never seen in training raise a :class:`DataError`.
+        """
+        self._check_fitted()
+        if isinstance(texts, TextData) and y is None:
+            y = texts.labels
+        items = check_texts(texts, allow_pairs=True, allow_empty_strings=True)
+        y_ids = None
+        if y is not None:
+            y_ids = self.labels_.transform(check_labels_length(items, y))
+        encoded = self._encode(items)
+        self._warn_truncation(items, encoded, "test")
+        return TransformerDataset(
+            encoded, y_ids, items, pad_token_id=self._pad_id(), batch_size=self.batch_size
+        )
+
+    preprocess_valid = preprocess_test
+
+    def encode_for_prediction(self, texts: list) -> TransformerDataset:
+        """Tokenize unlabelled texts (empty strings allowed) for prediction."""
+        self._check_fitted()
+        encoded = self._encode(texts)
+        return TransformerDataset(encoded, None, texts, pad_token_id=self._pad_id())
+
+    def _pad_id(self) -> int:
+        pad = self.tokenizer.pad_token_id
+        return 0 if pad is None else int(pad)
+
+    def get_classifier(self, *, pretrained: bool = True, **kwargs: Any) -> Any:
+        """Build the TF model with a classification head sized for the learned classes.
+
+        Parameters
+        ----------
+        pretrained : bool
+            Start from the checkpoint's weights (``False``: random weights, for tests).
+        **kwargs
+            Config overrides, e.g. ``hidden_dropout_prob=0.2``. ktrain's ``fpath``, ``metrics``
+            and ``multilabel`` arguments are accepted for compatibility when unused.
+        """
+        self._check_fitted()
+        for name in ("fpath", "metrics"):
+            if kwargs.pop(name, None) is not None:
+                raise ConfigError(f"`{name}` is not supported by easytx's get_classifier().")
+        if kwargs.pop("multilabel", None):
+            raise ConfigError("multilabel=True is not supported by this task.")
+        id2label = {i: str(c) for i, c in enumerate(self.labels_.classes_)}
+        model = backend.build_model(
+            self.source,
+            head=self.task.head,
+            num_labels=self.labels_.n_outputs,
+            id2label=id2label,
+            pretrained=pretrained,
+            config_overrides=kwargs,
+        )
+        model._easytx_task = self.task.name  # lets get_learner/get_predictor check pairing
+        return model
+
+    # ------------------------------------------------------------------ persistence
+    def to_dict(self) -> dict:
+        """JSON-safe description of the fitted preprocessor (without the tokenizer files)."""
+        self._check_fitted()
+        return {
+            "model_name": self.model_name,
+            "maxlen": self.maxlen_,
+            "maxlen_option": self.maxlen,
+            "input_names": self.input_names,
+            "task": self.task.name,
+            "labels": self.labels_.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict, tokenizer_folder: Path) -> Transformer:
+        """Rebuild a fitted preprocessor from :meth:`to_dict` output and a tokenizer folder."""
+        labels = label_encoder_from_dict(data["labels"])
+        class_names = getattr(labels, "class_names", None)
+        t = cls(data["model_name"], maxlen=int(data["maxlen"]), class_names=class_names, verbose=0)
+        t._source = Path(tokenizer_folder)
+        t._tokenizer = backend.load_tokenizer(Path(tokenizer_folder))
+        t.model_limit_ = int(data["maxlen"])
+        t.maxlen_ = int(data["maxlen"])
+        t.labels_ = labels
+        t.task = task_from_name(data["task"])
+        names = t.input_names
+        if names != data["input_names"]:
+            raise DataError(
+                f"The saved tokenizer produces inputs {names}, but the predictor was trained on "
+                f"{data['input_names']}."
+            )
+        return t
+
+    def save_tokenizer(self, folder: Path) -> None:
+        self.tokenizer.save_pretrained(str(folder))

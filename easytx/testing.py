@@ -1,0 +1,294 @@
+"""Offline tiny models and tokenizers for tests, examples and docs.
+
+:func:`make_tiny_model` writes a real Hugging Face model folder (config, fast tokenizer trained with
+``tokenizers`` on generated sentences, weights) for the BERT, DistilBERT, RoBERTa and MiniLM
+families, with hidden size 32 and 2 layers, in seconds and without any network. Weights can be
+written as TensorFlow ``tf_model.h5`` or as PyTorch-layout ``model.safetensors`` (the form most hub
+checkpoints take) so the loading paths of :mod:`easytx.backend` can be tested.
+
+:func:`keyword_dataset` makes a small labelled data set whose label is decided by a keyword, which
+a tiny model learns in a few epochs.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+
+from . import _env  # noqa: F401
+
+__all__ = ["FAMILIES", "sentences", "keyword_dataset", "make_tiny_model"]
+
+FAMILIES = ("bert", "distilbert", "roberta", "minilm")
+
+_SUBJECTS = [
+    "the film",
+    "this movie",
+    "the plot",
+    "the actor",
+    "my friend",
+    "the ending",
+    "the cast",
+    "the story",
+    "our team",
+    "the book",
+    "the song",
+    "that show",
+    "the director",
+    "the script",
+    "the music",
+    "this café",
+    "the hotel",
+    "the meal",
+    "the service",
+]
+_VERBS = ["was", "seemed", "felt", "looked", "became", "is", "remains", "sounds"]
+_FILLERS = ["quite", "really", "somewhat", "very", "rather", "truly", "honestly", "simply", "a bit"]
+_NEUTRAL = [
+    "long",
+    "short",
+    "loud",
+    "quiet",
+    "old",
+    "new",
+    "strange",
+    "familiar",
+    "slow",
+    "fast",
+    "red",
+    "blue",
+    "green",
+    "early",
+    "late",
+    "modern",
+    "classic",
+    "simple",
+]
+POSITIVE = ["great", "wonderful", "excellent", "delightful", "superb", "lovely"]
+NEGATIVE = ["awful", "terrible", "dreadful", "boring", "horrible", "poor"]
+
+
+def sentences(n: int = 400, *, seed: int = 0) -> list[str]:
+    """``n`` generated English sentences (varied lengths) for training tiny tokenizers."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        words = [
+            rng.choice(_SUBJECTS),
+            rng.choice(_VERBS),
+            rng.choice(_FILLERS),
+            rng.choice(_NEUTRAL + POSITIVE + NEGATIVE),
+        ]
+        for _ in range(rng.randint(0, 12)):
+            words += [
+                rng.choice(["and", "but", "while", "because"]),
+                rng.choice(_SUBJECTS),
+                rng.choice(_VERBS),
+                rng.choice(_NEUTRAL),
+            ]
+        out.append(" ".join(words).capitalize() + rng.choice([".", "!", "?"]))
+    return out
+
+
+def keyword_dataset(
+    n: int = 200, *, seed: int = 0, classes: tuple[str, ...] = ("neg", "pos")
+) -> tuple[list[str], list[str]]:
+    """Texts whose class is given by one keyword: positive words -> ``classes[1]``, etc.
+
+    With three classes, the third class's texts hold only neutral adjectives.
+    """
+    rng = random.Random(seed)
+    texts, labels = [], []
+    pools = {0: NEGATIVE, 1: POSITIVE, 2: _NEUTRAL}
+    for i in range(n):
+        c = i % len(classes)
+        words = [rng.choice(_SUBJECTS), rng.choice(_VERBS), rng.choice(_FILLERS), rng.choice(pools[c])]
+        for _ in range(rng.randint(0, 4)):
+            words += ["and", rng.choice(_SUBJECTS), rng.choice(_VERBS), rng.choice(_NEUTRAL)]
+        rng.shuffle(words) if rng.random() < 0.3 else None
+        texts.append(" ".join(words) + ".")
+        labels.append(classes[c])
+    return texts, labels
+
+
+def _train_tokenizer(family: str, corpus: list[str], vocab_size: int):
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
+
+    if family == "roberta":
+        tok = Tokenizer(models.BPE(unk_token=None))
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            special_tokens=specials,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        )
+        tok.train_from_iterator(corpus, trainer)
+        tok.post_processor = processors.RobertaProcessing(
+            ("</s>", tok.token_to_id("</s>")),
+            ("<s>", tok.token_to_id("<s>")),
+            add_prefix_space=False,
+        )
+        return tok
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials)
+    tok.train_from_iterator(corpus, trainer)
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )
+    return tok
+
+
+def _fast_tokenizer(family: str, tok, max_length: int):
+    from transformers import BertTokenizerFast, DistilBertTokenizerFast, RobertaTokenizerFast
+
+    if family == "roberta":
+        return RobertaTokenizerFast(
+            tokenizer_object=tok,
+            bos_token="<s>",
+            eos_token="</s>",
+            sep_token="</s>",
+            cls_token="<s>",
+            unk_token="<unk>",
+            pad_token="<pad>",
+            mask_token="<mask>",
+            model_max_length=max_length,
+        )
+    cls = DistilBertTokenizerFast if family == "distilbert" else BertTokenizerFast
+    return cls(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        mask_token="[MASK]",
+        model_max_length=max_length,
+    )
+
+
+def _config(family: str, vocab_size: int, max_positions: int, pad_id: int):
+    from transformers import BertConfig, DistilBertConfig, RobertaConfig
+
+    common = dict(vocab_size=vocab_size, pad_token_id=pad_id)
+    if family == "distilbert":
+        return DistilBertConfig(
+            dim=32, n_layers=2, n_heads=2, hidden_dim=64, max_position_embeddings=max_positions, **common
+        )
+    if family == "roberta":
+        return RobertaConfig(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=max_positions + 2,
+            type_vocab_size=1,
+            bos_token_id=0,
+            eos_token_id=2,
+            **common,
+        )
+    return BertConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=max_positions,
+        **common,
+    )
+
+
+def _write_pt_safetensors(model, folder: Path) -> None:
+    """Save a TF base model's weights in PyTorch layout/naming, as hub checkpoints are."""
+    from safetensors.numpy import save_file
+    from transformers.modeling_tf_pytorch_utils import (
+        TransposeType,
+        convert_tf_weight_name_to_pt_weight_name,
+    )
+
+    state = {}
+    for weight in model.weights:
+        name, transpose = convert_tf_weight_name_to_pt_weight_name(
+            weight.name,
+            start_prefix_to_remove=model.base_model_prefix + ".",
+            tf_weight_shape=weight.shape,
+        )
+        value = weight.numpy()
+        if transpose is TransposeType.SIMPLE:
+            value = value.T
+        state[name] = np.ascontiguousarray(value)
+    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+
+
+def make_tiny_model(
+    folder: str | os.PathLike,
+    family: str = "bert",
+    *,
+    weights: str = "tf",
+    vocab_size: int = 400,
+    max_length: int = 128,
+    seed: int = 0,
+    corpus: list[str] | None = None,
+) -> Path:
+    """Write a tiny pretrained-style model folder (hidden 32, 2 layers) and return its path.
+
+    Parameters
+    ----------
+    folder : path
+        Where to write (created).
+    family : {"bert", "distilbert", "roberta", "minilm"}
+        ``"minilm"`` is a BERT architecture, as MiniLM checkpoints are.
+    weights : {"tf", "pt_safetensors"}
+        ``"tf"`` writes ``tf_model.h5``; ``"pt_safetensors"`` writes a PyTorch-layout
+        ``model.safetensors`` (no torch needed).
+    vocab_size, max_length, seed : int
+        Tokenizer size, model length limit and weight seed.
+    corpus : list of str, optional
+        Sentences to train the tokenizer on (default: :func:`sentences` plus
+        :func:`keyword_dataset`'s texts).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = make_tiny_model(tempfile.mkdtemp(), "distilbert")  # doctest: +SKIP
+    """
+    import tensorflow as tf
+    from transformers import TFAutoModel
+
+    if family not in FAMILIES:
+        raise ValueError(f"`family` must be one of {FAMILIES}. Received: {family!r}")
+    if weights not in ("tf", "pt_safetensors"):
+        raise ValueError(f"`weights` must be 'tf' or 'pt_safetensors'. Received: {weights!r}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    arch = "bert" if family == "minilm" else family
+    corpus = corpus or sentences(400, seed=seed) + keyword_dataset(300, seed=seed + 1)[0]
+    tokenizer = _fast_tokenizer(arch, _train_tokenizer(arch, corpus, vocab_size), max_length)
+    tokenizer.save_pretrained(str(folder))
+    config = _config(arch, len(tokenizer), max_length, tokenizer.pad_token_id)
+    tf.random.set_seed(seed)
+    model = TFAutoModel.from_config(config)
+    model(model.dummy_inputs, training=False)
+    if weights == "tf":
+        model.save_pretrained(str(folder), safe_serialization=False)
+    else:
+        config.save_pretrained(str(folder))
+        _write_pt_safetensors(model, folder)
+    return folder
