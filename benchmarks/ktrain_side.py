@@ -10,7 +10,8 @@ Fine-tunes with ktrain's documented workflow and measures, all in one process:
 * ``predictor.save`` + ``ktrain.load_predictor`` + first prediction, both in
   this process (TF already initialised: optimistic) and in a fresh process
   (``--cold-load``: includes ``import ktrain``);
-* peak RSS of the process and the machine's fp32 matmul ceiling (machine.py).
+* peak RSS of the process (VmHWM; ru_maxrss alongside) and the machine's
+  fp32 matmul ceiling (machine.py).
 
 Run with the ktrain venv (see setup_ktrain_env.sh)::
 
@@ -252,7 +253,8 @@ def cold_load(folder: str, probe: str) -> dict:
     label = predictor.predict(probe)
     first_s = time.perf_counter() - start
     return {"import_s": import_s, "load_s": load_s, "first_predict_s": first_s,
-            "label": label, "peak_rss_mb": machine.peak_rss_mb()}
+            "label": label, "peak_rss_mb": machine.peak_rss_mb(),
+            "ru_maxrss_mb": machine.ru_maxrss_mb()}
 
 
 # ---------------------------------------------------------------- main
@@ -306,6 +308,7 @@ def run(args) -> dict:
                            "preprocess_total_s": timings["preprocess_train_s"]
                            + timings["preprocess_dev_s"]}
     result["peak_rss_mb"] = machine.peak_rss_mb()
+    result["ru_maxrss_mb"] = machine.ru_maxrss_mb()
     return result
 
 

@@ -660,7 +660,9 @@ def get_learner(
             "`model` must be a Hugging Face TF model from Transformer.get_classifier(). "
             f"Received an object of type {type(model).__name__}."
         )
-    batch_size = check_positive_int(batch_size or train_data.batch_size or 32, "batch_size")
+    if batch_size is None:
+        batch_size = train_data.batch_size or 32
+    batch_size = check_positive_int(batch_size, "batch_size")
     if eval_batch_size is not None:
         check_positive_int(eval_batch_size, "eval_batch_size")
     if not isinstance(weight_decay, (int, float)) or weight_decay < 0:

@@ -438,13 +438,17 @@ class Transformer:
         pad = self.tokenizer.pad_token_id
         return 0 if pad is None else int(pad)
 
-    def get_classifier(self, *, pretrained: bool = True, **kwargs: Any) -> Any:
+    def get_classifier(self, *, pretrained: bool = True, seed: int | None = None, **kwargs: Any) -> Any:
         """Build the TF model with a classification head sized for the learned classes.
 
         Parameters
         ----------
         pretrained : bool
             Start from the checkpoint's weights (``False``: random weights, for tests).
+        seed : int, optional
+            Seeds Python, NumPy and TensorFlow before the model is built, so the new head's
+            initial weights and the dropout generators are repeatable (pass the same seed to
+            :func:`easytx.get_learner` for a repeatable run).
         **kwargs
             Config overrides, e.g. ``hidden_dropout_prob=0.2``. ktrain's ``fpath``, ``metrics``
             and ``multilabel`` arguments are accepted for compatibility when unused.
@@ -456,6 +460,10 @@ class Transformer:
         if kwargs.pop("multilabel", None):
             raise ConfigError("multilabel=True is not supported by this task.")
         id2label = {i: str(c) for i, c in enumerate(self.labels_.classes_)}
+        if seed is not None:
+            import tf_keras
+
+            tf_keras.utils.set_random_seed(seed)
         model = backend.build_model(
             self.source,
             head=self.task.head,

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _env  # noqa: F401
 
-__all__ = ["FAMILIES", "sentences", "keyword_dataset", "make_tiny_model"]
+__all__ = ["FAMILIES", "sentences", "keyword_dataset", "make_tiny_model", "to_pt_safetensors"]
 
 FAMILIES = ("bert", "distilbert", "roberta", "minilm")
 
@@ -235,6 +235,22 @@ def _write_pt_safetensors(model, folder: Path) -> None:
             value = value.T
         state[name] = np.ascontiguousarray(value)
     save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+
+
+def to_pt_safetensors(tf_folder: str | os.PathLike, out_folder: str | os.PathLike) -> Path:
+    """Copy a TF model folder, re-writing its weights as a PyTorch-layout ``model.safetensors``.
+
+    The result holds exactly the same weights in the form hub checkpoints take, so tests can
+    check that both loading paths give identical models.
+    """
+    import shutil
+
+    from transformers import TFAutoModel
+
+    tf_folder, out_folder = Path(tf_folder), Path(out_folder)
+    shutil.copytree(tf_folder, out_folder, ignore=shutil.ignore_patterns("tf_model.h5"))
+    _write_pt_safetensors(TFAutoModel.from_pretrained(str(tf_folder)), out_folder)
+    return out_folder
 
 
 def make_tiny_model(

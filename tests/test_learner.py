@@ -1,0 +1,213 @@
+import json
+
+import numpy as np
+import pytest
+
+import easytx
+from easytx import text
+from easytx.errors import ConfigError, DataTypeError, NotFittedError
+from easytx.testing import FAMILIES, keyword_dataset
+
+
+def _learner(model_dir, data, *, seed=0, batch_size=16, val=True):
+    train, test = data
+    t = text.Transformer(model_dir, maxlen="auto")
+    trn = t.preprocess_train(train)
+    vd = t.preprocess_test(test) if val else None
+    learner = easytx.get_learner(
+        t.get_classifier(seed=seed), train_data=trn, val_data=vd, batch_size=batch_size, seed=seed
+    )
+    return learner, t
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_each_family_learns_the_keyword_task(tiny_models, keyword_data, family):
+    learner, _ = _learner(tiny_models[family, "pt_safetensors"], keyword_data)
+    learner.fit_onecycle(5e-3, 4, verbose=0)
+    assert learner.history.history["val_accuracy"][-1] >= 0.85
+    assert learner.history.history["loss"][-1] < learner.history.history["loss"][0]
+
+
+def test_trained_fixture_validates_and_reports(trained, capsys):
+    learner, t, _ = trained
+    cm = learner.validate(class_names=t.get_classes())
+    out = capsys.readouterr().out
+    assert "precision" in out and "neg" in out and "pos" in out
+    assert cm.shape == (2, 2) and cm.trace() / cm.sum() >= 0.9
+
+
+def test_view_top_losses_shows_texts(trained, capsys):
+    learner, t, test = trained
+    rows = learner.view_top_losses(n=3, preproc=t)
+    assert len(rows) == 3
+    losses = [r[1] for r in rows]
+    assert losses == sorted(losses, reverse=True)
+    index, _, truth, _, shown = rows[0]
+    assert shown == learner.val_data.texts[index]
+    assert truth == test.labels[index]
+    assert shown in capsys.readouterr().out
+
+
+def test_one_cycle_history_has_per_batch_lr_and_momentum(tiny_bert, small_data):
+    learner, _ = _learner(tiny_bert, small_data, val=False)
+    learner.fit_onecycle(1e-3, 2, pct_start=0.25, verbose=0)
+    lrs = np.array(learner.batch_history["lr"])
+    moms = np.array(learner.batch_history["momentum"])
+    assert len(lrs) == 2 * learner.steps_per_epoch
+    peak = int(np.argmax(lrs))
+    assert 0 < peak < len(lrs) - 1
+    assert lrs.max() == pytest.approx(1e-3, rel=0.05)
+    assert lrs[0] == pytest.approx(1e-3 / 25, rel=0.01)
+    assert int(np.argmin(moms)) == peak
+    assert learner.model.optimizer.beta_1.numpy() == pytest.approx(moms[-1], abs=1e-6)
+
+
+def test_lr_find_restores_weights_and_keeps_optimizer(tiny_bert, small_data):
+    learner, _ = _learner(tiny_bert, small_data)
+    learner.fit_onecycle(1e-3, 1, verbose=0)
+    before = [w.copy() for w in learner.model.get_weights()]
+    optimizer = learner.model.optimizer
+    iterations = int(optimizer.iterations.numpy())
+    result = learner.lr_find(num_steps=30, verbose=0)
+    after = learner.model.get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+    assert learner.model.optimizer is optimizer
+    assert int(optimizer.iterations.numpy()) == iterations
+    assert 1e-7 <= result.min_div10 < result.min_loss <= 10
+    assert 1e-7 <= result.steepest <= result.min_loss
+    assert len(result.lrs) == len(result.losses) >= 3
+    # metrics still work after the sweep
+    learner.fit_onecycle(1e-3, 1, verbose=0)
+    assert "val_accuracy" in learner.history.history
+
+
+def test_lr_plot_returns_a_figure(tiny_bert, small_data, tmp_path):
+    pytest.importorskip("matplotlib")
+    learner, _ = _learner(tiny_bert, small_data, val=False)
+    with pytest.raises(NotFittedError, match="lr_find"):
+        learner.lr_plot()
+    learner.lr_find(num_steps=20, verbose=0)
+    fig = learner.lr_plot()
+    assert fig.axes[0].get_xscale() == "log"
+    fig.savefig(tmp_path / "lr.png")
+    assert (tmp_path / "lr.png").stat().st_size > 1000
+
+
+def test_training_is_repeatable_under_a_seed(tiny_bert, small_data):
+    weights = []
+    for _ in range(2):
+        learner, _ = _learner(tiny_bert, small_data, seed=7, val=False)
+        learner.fit_onecycle(1e-3, 1, verbose=0)
+        weights.append(learner.model.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_autofit_early_stopping_restores_best(tiny_bert, small_data):
+    learner, _ = _learner(tiny_bert, small_data)
+    history = learner.autofit(3e-2, epochs=None, early_stopping=1, reduce_on_plateau=1, verbose=0)
+    losses = history.history["val_loss"]
+    assert len(losses) < 1024
+    np.testing.assert_allclose(
+        learner.model.evaluate(learner._val_dataset(), verbose=0)[0], min(losses), rtol=1e-4
+    )
+
+
+def test_autofit_needs_validation_for_open_ended_training(tiny_bert, small_data):
+    learner, _ = _learner(tiny_bert, small_data, val=False)
+    with pytest.raises(ConfigError, match="val_data"):
+        learner.autofit(1e-3)
+
+
+def test_fit_with_sgdr_cycles(tiny_bert, small_data):
+    learner, _ = _learner(tiny_bert, small_data, val=False)
+    learner.fit(1e-3, 2, cycle_len=1, verbose=0)
+    lrs = learner.batch_history["lr"]
+    n = learner.steps_per_epoch
+    assert len(lrs) == 2 * n
+    assert lrs[n] == pytest.approx(1e-3) and lrs[n - 1] < 1e-4  # warm restart
+
+
+def test_freeze_trains_only_the_head(tiny_bert, small_data):
+    learner, _ = _learner(tiny_bert, small_data, val=False)
+    learner.freeze()
+    main = getattr(learner.model, learner.model.base_model_prefix)
+    frozen = [w.numpy().copy() for w in main.weights]
+    head = [w.numpy().copy() for w in learner.model.classifier.weights]
+    learner.fit_onecycle(1e-3, 1, verbose=0)
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(frozen, main.weights))
+    assert not all(np.array_equal(a, w.numpy()) for a, w in zip(head, learner.model.classifier.weights))
+    learner.unfreeze()
+    assert len(learner.model.trainable_weights) == len(learner.model.weights)
+
+
+def test_checkpoints_class_weight_and_user_callbacks(tiny_bert, small_data, tmp_path):
+    import tensorflow as tf
+
+    seen = []
+
+    class Count(tf.keras.callbacks.Callback):  # a user's tf.keras callback works as-is
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(epoch)
+
+    learner, _ = _learner(tiny_bert, small_data)
+    learner.fit_onecycle(
+        1e-3, 2, checkpoint_folder=tmp_path / "ckpt", class_weight="balanced", callbacks=[Count()], verbose=0
+    )
+    assert seen == [0, 1]
+    assert (tmp_path / "ckpt" / "weights-01.h5").is_file()
+    progress = json.loads((tmp_path / "ckpt" / "progress.json").read_text())
+    assert progress["epoch"] == 2 and progress["schedule_step"] == 2 * learner.steps_per_epoch
+    learner.model.load_weights(str(tmp_path / "ckpt" / "weights-02.h5"))
+
+
+def test_weight_decay_skips_layernorm_and_bias(tiny_bert, small_data):
+    learner, _ = _learner(tiny_bert, small_data, val=False)
+    opt = learner.model.optimizer
+    learner.fit_onecycle(1e-3, 1, verbose=0)
+    decayed = {v.name for v in learner.model.trainable_weights if opt._use_weight_decay(v)}
+    assert decayed and not any("LayerNorm" in n or "bias" in n for n in decayed)
+
+
+def test_learner_errors(tiny_bert, small_data):
+    learner, _ = _learner(tiny_bert, small_data, val=False)
+    for lr in (0, -1e-3, float("nan"), "fast"):
+        with pytest.raises(ConfigError, match="lr"):
+            learner.fit_onecycle(lr, 1)
+    with pytest.raises(ConfigError, match="epochs"):
+        learner.fit_onecycle(1e-3, 0, verbose=0)
+    with pytest.raises(ConfigError, match="validation"):
+        learner.validate()
+    with pytest.raises(DataTypeError, match="tf-keras callbacks"):
+        learner.fit_onecycle(1e-3, 1, callbacks=[object()], verbose=0)
+    with pytest.raises(ConfigError, match="batch_size"):
+        easytx.get_learner(learner.model, train_data=learner.train_data, batch_size=0)
+    with pytest.raises(DataTypeError, match="preprocess_train"):
+        easytx.get_learner(learner.model, train_data=[("a", 1)])
+
+
+def test_interrupt_keeps_weights(tiny_bert, small_data):
+    import tensorflow as tf
+
+    class Interrupt(tf.keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 3:
+                raise KeyboardInterrupt
+
+    learner, _ = _learner(tiny_bert, small_data, val=False)
+    before = [w.copy() for w in learner.model.get_weights()]
+    learner.fit_onecycle(1e-3, 2, callbacks=[Interrupt()], verbose=0)
+    assert len(learner.batch_history["lr"]) == 4
+    assert not all(np.array_equal(a, b) for a, b in zip(before, learner.model.get_weights()))
+
+
+def test_three_classes_int_labels_with_class_names(tiny_bert):
+    x, y = keyword_dataset(300, seed=9, classes=(0, 1, 2))
+    t = text.Transformer(tiny_bert, class_names=["neg", "pos", "neutral"])
+    t.preprocess_train(x, y)
+    model = t.get_classifier()
+    assert model.config.num_labels == 3
+    assert t.get_classes() == ["neg", "pos", "neutral"]
+    predictor = easytx.get_predictor(model, t)
+    assert set(predictor.predict(x[:6])) <= {"neg", "pos", "neutral"}
+    assert predictor.predict_proba(x[:6]).shape == (6, 3)
