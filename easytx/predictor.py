@@ -140,6 +140,16 @@ class Predictor:
         }
         return artifacts.write_folder(folder, write_parts, manifest)
 
+    def export(self, folder: str | os.PathLike, format: str = "saved_model", **options: Any) -> Path:
+        """Export for serving without easytx: ``"saved_model"`` (TF Serving) or ``"onnx"``.
+
+        The exported model takes token ids; the tokenizer ships with it. See
+        :func:`easytx.export.export_predictor` for the layout and options (``opset``, ``overwrite``).
+        """
+        from .export import export_predictor
+
+        return export_predictor(self, folder, format, **options)
+
     @classmethod
     def load(cls, folder: str | os.PathLike, *, batch_size: int | None = None) -> Predictor:
         """Load a predictor saved by :meth:`save` (offline; verifies schema and checksums)."""

@@ -1,0 +1,259 @@
+"""Export a :class:`~easytx.Predictor` for serving without easytx: TF SavedModel and ONNX.
+
+Both formats take **token ids**, not raw strings: the Hugging Face fast tokenizers (Rust) have no
+TensorFlow or ONNX op, so tokenization stays outside the graph. The export ships the tokenizer's
+``tokenizer.json`` next to the model, which the small ``tokenizers`` package (no TensorFlow, no
+PyTorch) reads in any client; ``easytx_export.json`` says how to call the model (input names,
+maximum length, padding id, class names). See ``docs/serving.md`` for client code.
+
+Layouts::
+
+    saved_model/                     onnx/
+      saved_model.pb                   model.onnx
+      variables/                       easytx_export.json
+      assets.extra/                    tokenizer/
+        easytx_export.json
+        tokenizer/
+
+``assets.extra/`` is the SavedModel convention for files the graph does not use; TF Serving
+ignores it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import (
+    __version__,
+    _env,  # noqa: F401
+)
+from .errors import ArtifactError, ConfigError, MissingDependencyError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "FORMATS",
+    "EXPORT_MANIFEST",
+    "export_predictor",
+    "read_export_manifest",
+    "check_destination",
+    "import_tf2onnx",
+]
+
+FORMATS = ("saved_model", "onnx")
+EXPORT_MANIFEST = "easytx_export.json"
+#: ONNX opset written by default: supported by onnxruntime >= 1.14 and tf2onnx 1.17
+DEFAULT_OPSET = 17
+
+_ONNX_HINT = "ONNX export needs tf2onnx and onnx: pip install 'easytx[onnx]'"
+
+
+def _activation(task_name: str) -> str | None:
+    """Name of the in-graph function turning logits into the task's probabilities."""
+    if task_name == "classification":
+        return "softmax"
+    if "multilabel" in task_name.replace("_", "").replace("-", ""):
+        return "sigmoid"
+    return None
+
+
+def _serving_function(predictor: Any) -> tuple[Any, dict, str | None]:
+    """A ``tf.function`` from named int32 token inputs to ``logits`` (and ``probabilities``)."""
+    import tensorflow as tf
+
+    model = predictor.model
+    names = [*predictor.preproc.input_names, "attention_mask"]
+    spec = {name: tf.TensorSpec((None, None), tf.int32, name=name) for name in names}
+    activation = _activation(predictor.task.name)
+
+    @tf.function(input_signature=[spec])
+    def serve(inputs):
+        logits = model(inputs, training=False).logits
+        outputs = {"logits": tf.identity(logits, name="logits")}
+        if activation == "softmax":
+            outputs["probabilities"] = tf.nn.softmax(logits, axis=-1, name="probabilities")
+        elif activation == "sigmoid":
+            outputs["probabilities"] = tf.math.sigmoid(logits, name="probabilities")
+        return outputs
+
+    return serve, spec, activation
+
+
+def _manifest(predictor: Any, fmt: str, names: list[str], activation: str | None) -> dict:
+    import tensorflow as tf
+    import transformers
+
+    tokenizer = predictor.preproc.tokenizer
+    classes = [c if isinstance(c, (str, int, bool)) else str(c) for c in predictor.get_classes()]
+    return {
+        "format": fmt,
+        "easytx_version": __version__,
+        "versions": {"tensorflow": tf.__version__, "transformers": transformers.__version__},
+        "task": predictor.task.name,
+        "classes": classes,
+        "model_name": predictor.preproc.model_name,
+        "inputs": {name: {"dtype": "int32", "shape": ["batch", "sequence"]} for name in names},
+        "outputs": ["logits", *(["probabilities"] if activation else [])],
+        "probabilities": activation,
+        "maxlen": int(predictor.preproc.maxlen_),
+        "pad_token": tokenizer.pad_token,
+        "pad_token_id": int(tokenizer.pad_token_id or 0),
+        "tokenizer": "tokenizer/tokenizer.json",
+        "metrics": dict(predictor.metrics),
+        "notes": (
+            "Tokenize with tokenizer/tokenizer.json (pip install tokenizers): truncate to maxlen "
+            "tokens, pad each batch with pad_token_id, attention_mask 1 for real tokens and 0 for "
+            "padding. Class i of `probabilities` is classes[i]."
+        ),
+    }
+
+
+def check_destination(folder: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Refuse a destination that exists and is not empty, unless ``overwrite``."""
+    folder = Path(folder).expanduser().absolute()
+    if folder.exists() and not (folder.is_dir() and not any(folder.iterdir())) and not overwrite:
+        raise ArtifactError(
+            f"{folder} already exists and is not empty. Pass overwrite=True (CLI: --overwrite) to "
+            "replace it, or choose another folder."
+        )
+    return folder
+
+
+def _write_atomically(folder: Path, overwrite: bool, write: Callable[[Path], None]) -> Path:
+    folder = check_destination(folder, overwrite=overwrite)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    except OSError as exc:
+        raise ArtifactError(f"Cannot write an export into {folder.parent}: {exc.strerror or exc}.") from None
+    try:
+        write(tmp)
+        if folder.exists():
+            shutil.rmtree(folder) if folder.is_dir() else folder.unlink()
+        tmp.rename(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def _erfc_handler(ctx: Any, node: Any, name: str, args: Any) -> Any:
+    """tf2onnx handler for TensorFlow's ``Erfc`` (used by exact GELU): ``1 - Erf(x)``.
+
+    tf2onnx 1.17 has no converter for ``Erfc``, which TensorFlow >= 2.16 emits for
+    ``gelu(approximate=False)`` in BERT-style models.
+    """
+    import numpy as np
+    from tf2onnx import utils
+
+    node.type = "Erf"
+    dtype = utils.map_onnx_to_numpy_type(ctx.get_dtype(node.input[0]))
+    one = ctx.make_const(utils.make_name(f"{node.name}_one"), np.array(1.0, dtype=dtype))
+    ctx.insert_new_node_on_output(
+        "Sub", node.output[0], name=utils.make_name(node.name), inputs=[one.output[0], node.output[0]]
+    )
+    return node
+
+
+def import_tf2onnx() -> Any:
+    """Import tf2onnx (and check onnx), or raise :class:`MissingDependencyError`."""
+    try:
+        import onnx  # noqa: F401
+        import tf2onnx
+    except ImportError as exc:
+        raise MissingDependencyError(f"{_ONNX_HINT} ({exc}).") from None
+    return tf2onnx
+
+
+def export_predictor(
+    predictor: Any,
+    folder: str | os.PathLike,
+    format: str = "saved_model",
+    *,
+    opset: int = DEFAULT_OPSET,
+    overwrite: bool = False,
+) -> Path:
+    """Write ``predictor`` as a TF SavedModel or an ONNX model, with its tokenizer.
+
+    Parameters
+    ----------
+    predictor : Predictor
+    folder : path
+        Destination folder (written atomically; for TF Serving use ``models/NAME/1``).
+    format : {"saved_model", "onnx"}
+    opset : int
+        ONNX opset (``format="onnx"`` only).
+    overwrite : bool
+        Replace an existing, non-empty ``folder``.
+
+    Returns
+    -------
+    Path
+        The folder written.
+
+    Raises
+    ------
+    ConfigError
+        Unknown format.
+    MissingDependencyError
+        ``format="onnx"`` without tf2onnx/onnx installed.
+    """
+    if format not in FORMATS:
+        raise ConfigError(f"`format` must be one of {FORMATS}. Received: format={format!r}")
+    if format == "onnx":
+        tf2onnx = import_tf2onnx()
+        if isinstance(opset, bool) or not isinstance(opset, int) or not 13 <= opset <= 18:
+            raise ConfigError(f"`opset` must be an int between 13 and 18. Received: opset={opset!r}")
+    import tensorflow as tf
+
+    serve, spec, activation = _serving_function(predictor)
+    manifest = _manifest(predictor, format, list(spec), activation)
+
+    def write_extras(where: Path) -> None:
+        where.mkdir(parents=True, exist_ok=True)
+        predictor.preproc.save_tokenizer(where / "tokenizer")
+        (where / EXPORT_MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+    def write_saved_model(tmp: Path) -> None:
+        holder = tf.Module()
+        holder.weights = list(predictor.model.weights)  # tracked, so the graph's variables are saved
+        holder.serve = serve
+        tf.saved_model.save(holder, str(tmp), signatures={"serving_default": serve.get_concrete_function()})
+        write_extras(tmp / "assets.extra")
+
+    def write_onnx(tmp: Path) -> None:
+        tf2onnx.convert.from_function(
+            serve,
+            input_signature=[spec],
+            opset=opset,
+            output_path=str(tmp / "model.onnx"),
+            custom_op_handlers={"Erfc": (_erfc_handler, [])},
+        )
+        write_extras(tmp)
+
+    _quiet_tf2onnx()
+    writer = write_saved_model if format == "saved_model" else write_onnx
+    out = _write_atomically(Path(folder), overwrite, writer)
+    logger.info("Exported the predictor as %s to %s", format, out)
+    return out
+
+
+def _quiet_tf2onnx() -> None:
+    """tf2onnx logs every conversion step at INFO; keep its warnings only."""
+    logging.getLogger("tf2onnx").setLevel(logging.WARNING)
+
+
+def read_export_manifest(folder: str | os.PathLike) -> dict:
+    """Read ``easytx_export.json`` from an exported folder (either layout)."""
+    folder = Path(folder)
+    for candidate in (folder / EXPORT_MANIFEST, folder / "assets.extra" / EXPORT_MANIFEST):
+        if candidate.is_file():
+            return json.loads(candidate.read_text(encoding="utf-8"))
+    raise ArtifactError(f"{folder} is not an easytx export (no {EXPORT_MANIFEST}).")
