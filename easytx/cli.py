@@ -227,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
     p.add_argument("--no-batching", action="store_true", help="one forward pass per request")
-    p.add_argument("--max-batch-size", type=_positive_int, default=64, help="texts per micro-batch (64)")
+    p.add_argument(
+        "--max-batch-size", type=_positive_int, default=16, help="texts per micro-batch (16; more on a GPU)"
+    )
     p.add_argument(
         "--max-wait-ms", type=_nonnegative_float, default=5.0, help="wait for more requests (5 ms)"
     )

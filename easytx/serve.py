@@ -10,9 +10,11 @@ Endpoints:
 
 The predictor is loaded once, before the server accepts connections, and warmed up with one
 prediction. One inference thread runs the model. With micro-batching on (the default), concurrent
-requests are queued and the thread takes them together: it starts a batch with what is waiting,
-then collects for up to ``max_wait_ms`` or until ``max_batch_size`` texts, so a lone request waits
-at most ``max_wait_ms`` while throughput grows with load (one forward pass serves many requests).
+requests are queued and the thread takes them together, up to ``max_batch_size`` texts: a batch
+starts with everything already waiting (the requests that arrived during the previous forward
+pass) and, when requests have recently been arriving together, waits up to ``max_wait_ms`` for
+more. A lone client never waits; under load one forward pass serves many requests, so throughput
+grows with the number of clients.
 
 Limits: more than ``max_texts`` texts or a body over ``max_body_bytes`` -> 413; malformed JSON,
 wrong types or unknown fields -> 422 with a message saying what was wrong; an empty list -> 200
@@ -64,9 +66,12 @@ class ServeConfig:
     batching : bool
         Micro-batch concurrent requests (``False``: one forward pass per request).
     max_batch_size : int
-        Most texts in one micro-batch (a larger single request runs as its own batch).
+        Most texts in one micro-batch (a larger single request runs as its own batch). On CPUs,
+        forward passes over more than about 16 texts stop paying off (benchmarks/serve_bench.py);
+        raise it on a GPU.
     max_wait_ms : float
-        How long a batch waits for more requests once started.
+        How long a batch may wait for more requests once started (only while requests have
+        recently been arriving together; a lone client never waits).
     max_texts : int
         Most texts in one request (more -> 413).
     max_body_bytes : int
@@ -76,7 +81,7 @@ class ServeConfig:
     """
 
     batching: bool = True
-    max_batch_size: int = 64
+    max_batch_size: int = 16
     max_wait_ms: float = 5.0
     max_texts: int = 256
     max_body_bytes: int = 1_000_000
@@ -117,7 +122,7 @@ class MicroBatcher:
         fn: Callable[[list], Any],
         executor: ThreadPoolExecutor,
         *,
-        max_batch_size: int = 64,
+        max_batch_size: int = 16,
         max_wait_ms: float = 5.0,
         max_queue: int = 4096,
         batching: bool = True,
@@ -134,6 +139,7 @@ class MicroBatcher:
         self._queue: asyncio.Queue | None = None
         self._worker: asyncio.Task | None = None
         self._held: tuple | None = None
+        self._last_batch_requests = 0
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
@@ -167,18 +173,27 @@ class MicroBatcher:
             self.waiting -= len(texts)
 
     async def _collect(self) -> list:
-        """One batch: the first waiting request, then more until full or ``max_wait_ms`` passed."""
+        """One batch: the first waiting request plus whatever else is already queued; then, if
+        requests have recently been arriving together, up to ``max_wait_ms`` more for stragglers.
+
+        A lone client therefore never waits (its batches hold one request), while under load
+        the batches fill: the requests that arrive during one forward pass form the next batch.
+        """
         loop = asyncio.get_running_loop()
         if self._held is not None:  # the request that did not fit into the previous batch
             batch, self._held = [self._held], None
         else:
             batch = [await self._queue.get()]
         size = len(batch[0][0])
-        deadline = loop.time() + self.max_wait_ms / 1000.0
+        deadline = None
         while size < self.max_batch_size:
             try:
                 item = self._queue.get_nowait()
             except asyncio.QueueEmpty:
+                if self.max_wait_ms <= 0 or (len(batch) == 1 and self._last_batch_requests <= 1):
+                    break
+                if deadline is None:
+                    deadline = loop.time() + self.max_wait_ms / 1000.0
                 timeout = deadline - loop.time()
                 if timeout <= 0:
                     break
@@ -191,6 +206,7 @@ class MicroBatcher:
                 break
             batch.append(item)
             size += len(item[0])
+        self._last_batch_requests = len(batch)
         return batch
 
     async def _run(self) -> None:
@@ -432,7 +448,8 @@ def create_app(
                 return error(422, f"`texts.{i}` is not valid Unicode (it holds a lone surrogate).")
         classes = model_info["classes"]
         if not req.texts:
-            return {"predictions": [], **({"classes": classes, "probabilities": []} if req.proba else {})}
+            empty = {"classes": classes, "probabilities": []} if req.proba else {}
+            return JSONResponse({"predictions": [], **empty})
         try:
             proba = await state["batcher"].submit(req.texts)
         except QueueFullError as exc:
@@ -445,7 +462,7 @@ def create_app(
         if req.proba:
             out["classes"] = classes
             out["probabilities"] = np.asarray(proba, dtype=float).round(6).tolist()
-        return out
+        return JSONResponse(out)  # already plain JSON: skip response-model re-validation
 
     @app.get("/health", summary="Liveness: the predictor is loaded and the server answers")
     async def health() -> dict:

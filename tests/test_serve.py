@@ -290,3 +290,21 @@ def test_config_checks_and_missing_dependency(monkeypatch, predictor):
     monkeypatch.setitem(sys.modules, "uvicorn", None)
     with pytest.raises(MissingDependencyError, match=r"pip install 'easytx\[serve\]'"):
         create_app(predictor)
+
+
+def test_a_lone_client_never_waits_for_company():
+    """Sequential requests run at once even with a huge batching window (no waiting alone)."""
+
+    async def main():
+        executor = ThreadPoolExecutor(max_workers=1)
+        batcher = MicroBatcher(lambda texts: np.zeros((len(texts), 1)), executor, max_wait_ms=60_000)
+        await batcher.start()
+        try:
+            for i in range(3):  # would hit the 20 s guard if the batcher waited its window
+                await asyncio.wait_for(batcher.submit([f"text {i}"]), timeout=20)
+        finally:
+            await batcher.stop()
+            executor.shutdown()
+        return batcher.batches
+
+    assert asyncio.run(main()) == 3
