@@ -210,33 +210,45 @@ class MicroBatcher:
         return batch
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             batch = await self._collect()
             batch = [(texts, fut) for texts, fut in batch if not fut.done()]  # drop cancelled requests
-            if not batch:
-                continue
-            self.batches += 1
-            texts = [t for item, _ in batch for t in item]
-            try:
-                rows = await loop.run_in_executor(self.executor, self.fn, texts)
-            except Exception:  # noqa: BLE001 - isolate the failing request(s); keep serving
-                logger.warning("A batch of %d requests failed; retrying them one by one.", len(batch))
-                for item, fut in batch:
-                    try:
-                        result = await loop.run_in_executor(self.executor, self.fn, item)
-                    except Exception as exc:  # noqa: BLE001
+            if batch:
+                try:
+                    await self._answer(batch)
+                except Exception:  # noqa: BLE001 - never let the batching loop die
+                    logger.exception("Unexpected error while answering a batch")
+                    for _, fut in batch:
                         if not fut.done():
-                            fut.set_exception(exc)
-                    else:
-                        if not fut.done():
-                            fut.set_result(result)
-                continue
-            start = 0
+                            fut.set_exception(RuntimeError("internal error while batching"))
+
+    async def _answer(self, batch: list) -> None:
+        loop = asyncio.get_running_loop()
+        self.batches += 1
+        texts = [t for item, _ in batch for t in item]
+        try:
+            rows = await loop.run_in_executor(self.executor, self.fn, texts)
+        except Exception as exc:  # noqa: BLE001 - isolate the failing request(s); keep serving
+            if len(batch) == 1:
+                if not batch[0][1].done():
+                    batch[0][1].set_exception(exc)
+                return
+            logger.warning("A batch of %d requests failed; retrying them one by one.", len(batch))
             for item, fut in batch:
-                if not fut.done():
-                    fut.set_result(rows[start : start + len(item)])
-                start += len(item)
+                try:
+                    result = await loop.run_in_executor(self.executor, self.fn, item)
+                except Exception as exc:  # noqa: BLE001
+                    if not fut.done():
+                        fut.set_exception(exc)
+                else:
+                    if not fut.done():
+                        fut.set_result(result)
+            return
+        start = 0
+        for item, fut in batch:
+            if not fut.done():
+                fut.set_result(rows[start : start + len(item)])
+            start += len(item)
 
 
 def _jsonable(value: Any) -> Any:
