@@ -3,7 +3,8 @@ clients on loopback, with and without micro-batching.
 
 Each request carries one text (the usual online case). Every level is bounded in request count
 and in time, and talks only to 127.0.0.1. The server runs in its own process, started and stopped
-here, once per mode.
+here (one per mode, both up at once); the modes alternate in rounds at each level so that load
+from other programs on the machine biases neither.
 
     python benchmarks/serve_bench.py --make tiny                 # tiny model, built on the fly
     python benchmarks/serve_bench.py --make minilm               # all-MiniLM-L6-v2, a few steps
@@ -173,22 +174,39 @@ def run_level(port: int, texts: list[str], clients: int, requests: int, max_seco
         thread.join(timeout=max_seconds + 120)
     wall = time.perf_counter() - t0
     after = get(port, "/health")
-    batches = max(1, after["batches"] - before["batches"])
-    lat = sorted(latencies)
+    return {
+        "latencies": latencies,
+        "errors": errors[0],
+        "seconds": wall,
+        "requests": after["requests"] - before["requests"],
+        "batches": after["batches"] - before["batches"],
+    }
+
+
+def summarise(mode: str, clients: int, runs: list[dict], loads: list[float]) -> dict:
+    """Pool the rounds of one (mode, clients) cell: total requests / total time, pooled latencies."""
+    lat = sorted(x for run in runs for x in run["latencies"])
+    wall = sum(run["seconds"] for run in runs)
 
     def pct(q: float) -> float:
-        return 1000 * lat[min(len(lat) - 1, int(q * len(lat)))] if lat else float("nan")
+        return round(1000 * lat[min(len(lat) - 1, int(q * len(lat)))], 1) if lat else float("nan")
 
     return {
+        "mode": mode,
         "clients": clients,
+        "rounds": len(runs),
         "requests": len(lat),
-        "errors": errors[0],
+        "errors": sum(run["errors"] for run in runs),
         "seconds": round(wall, 2),
         "rps": round(len(lat) / wall, 1) if wall else 0.0,
-        "p50_ms": round(pct(0.50), 1),
-        "p95_ms": round(pct(0.95), 1),
+        "rps_per_round": [round(len(run["latencies"]) / run["seconds"], 1) for run in runs],
+        "p50_ms": pct(0.50),
+        "p95_ms": pct(0.95),
         "mean_ms": round(1000 * statistics.fmean(lat), 1) if lat else float("nan"),
-        "texts_per_forward": round((after["requests"] - before["requests"]) / batches, 2),
+        "texts_per_forward": round(
+            sum(run["requests"] for run in runs) / max(1, sum(run["batches"] for run in runs)), 2
+        ),
+        "load_avg_1m": round(statistics.fmean(loads), 1),
     }
 
 
@@ -200,8 +218,9 @@ def main() -> None:
     source.add_argument("--predictor", type=Path, help="a saved predictor folder")
     source.add_argument("--make", choices=["tiny", "minilm"], help="build (and cache) a predictor")
     parser.add_argument("--levels", default="1,8,64", help="concurrent clients per level (1,8,64)")
-    parser.add_argument("--requests", type=int, default=300, help="requests per level (bounded)")
-    parser.add_argument("--max-seconds", type=float, default=30.0, help="time cap per level")
+    parser.add_argument("--requests", type=int, default=200, help="requests per level and round")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per level (2)")
+    parser.add_argument("--max-seconds", type=float, default=30.0, help="time cap per level and round")
     parser.add_argument("--max-wait-ms", type=float, default=5.0, help="server's batching window")
     parser.add_argument("--max-batch-size", type=int, default=16, help="server's texts per batch")
     parser.add_argument("--modes", default="batched,unbatched")
@@ -213,26 +232,40 @@ def main() -> None:
     else:
         predictor, texts = make_tiny() if args.make == "tiny" else make_minilm()
     levels = [int(x) for x in args.levels.split(",")]
+    modes = args.modes.split(",")
+    servers: dict = {}
     results = []
-    for mode in args.modes.split(","):
-        port = free_port()
-        batching = mode == "batched"
-        proc = start_server(predictor, port, batching, args.max_wait_ms, args.max_batch_size)
-        try:
-            for clients in levels:
-                run_level(port, texts, clients, min(clients * 2, 32), 10)  # warm-up, connections
-                load = os.getloadavg()[0]
-                row = {"mode": mode, **run_level(port, texts, clients, args.requests, args.max_seconds)}
-                row["load_avg_1m"] = round(load, 1)
+    try:
+        for mode in modes:  # both servers up at once; an idle one uses no CPU
+            port = free_port()
+            servers[mode] = (
+                start_server(predictor, port, mode == "batched", args.max_wait_ms, args.max_batch_size),
+                port,
+            )
+        for clients in levels:
+            runs: dict = {mode: [] for mode in modes}
+            loads: dict = {mode: [] for mode in modes}
+            for mode in modes:
+                run_level(servers[mode][1], texts, clients, min(clients * 2, 32), 10)  # warm-up
+            for round_index in range(args.rounds):  # alternate modes so load drift hits both
+                order = modes if round_index % 2 == 0 else modes[::-1]
+                for mode in order:
+                    loads[mode].append(os.getloadavg()[0])
+                    run = run_level(servers[mode][1], texts, clients, args.requests, args.max_seconds)
+                    runs[mode].append(run)
+            for mode in modes:
+                row = summarise(mode, clients, runs[mode], loads[mode])
                 results.append(row)
                 print(
                     f"{mode:>9}  clients {row['clients']:>3}  {row['requests']:>4} req  "
-                    f"{row['rps']:>7.1f} req/s  p50 {row['p50_ms']:>7.1f} ms  p95 {row['p95_ms']:>7.1f} ms  "
-                    f"texts/forward {row['texts_per_forward']:>5.2f}  errors {row['errors']}  "
-                    f"(load avg {row['load_avg_1m']})",
+                    f"{row['rps']:>7.1f} req/s {str(row['rps_per_round']):>16}  "
+                    f"p50 {row['p50_ms']:>7.1f} ms  p95 {row['p95_ms']:>7.1f} ms  "
+                    f"texts/forward {row['texts_per_forward']:>5.2f}  "
+                    f"errors {row['errors']}  (load avg {row['load_avg_1m']})",
                     flush=True,
                 )
-        finally:
+    finally:
+        for proc, _ in servers.values():
             proc.terminate()
             try:
                 proc.wait(timeout=30)
