@@ -51,15 +51,25 @@ class Predictor:
         then answers are returned in the input order.
     metrics : dict, optional
         Validation metrics stored with the predictor.
+    verbose : int
+        ``1`` shows a progress bar when predicting many texts (more than 20 batches);
+        ``0`` silences it.
     """
 
     def __init__(
-        self, model: Any, preproc: Transformer, *, batch_size: int = 64, metrics: dict | None = None
+        self,
+        model: Any,
+        preproc: Transformer,
+        *,
+        batch_size: int = 64,
+        metrics: dict | None = None,
+        verbose: int = 1,
     ):
         self.model = model
         self.preproc = preproc
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.metrics = dict(metrics or {})
+        self.verbose = verbose
 
     def __repr__(self) -> str:
         return (
@@ -87,22 +97,27 @@ class Predictor:
             return [], False
         return check_texts(texts, allow_empty_strings=True, allow_pairs=True), False
 
-    def predict_proba(self, texts: Any) -> np.ndarray:
+    def predict_proba(self, texts: Any, *, verbose: int | None = None) -> np.ndarray:
         """Probabilities, shape ``(n, n_classes)`` (rows sum to 1 for single-label tasks).
 
-        A single string gives shape ``(n_classes,)``.
+        A single string gives shape ``(n_classes,)``. ``verbose=0`` silences the progress bar
+        shown for many texts (default: the predictor's ``verbose``).
         """
         items, single = self._texts(texts)
         if not items:
             return np.zeros((0, len(self.get_classes())), dtype=np.float64)
         data = self.preproc.encode_for_prediction(items)
+        verbose = self.verbose if verbose is None else verbose
         logits = predict_logits(
-            self.model, data, batch_size=self.batch_size, progress=len(items) > 20 * self.batch_size
+            self.model,
+            data,
+            batch_size=self.batch_size,
+            progress=bool(verbose) and len(items) > 20 * self.batch_size,
         )
         proba = self.task.probabilities(logits)
         return proba[0] if single else proba
 
-    def predict(self, texts: Any, return_proba: bool = False) -> Any:
+    def predict(self, texts: Any, return_proba: bool = False, *, verbose: int | None = None) -> Any:
         """Labels for a text (one label) or a list of texts (a list of labels, same order).
 
         Parameters
@@ -110,15 +125,79 @@ class Predictor:
         texts : str or list of str
         return_proba : bool
             Return :meth:`predict_proba` instead (ktrain's argument).
+        verbose : int, optional
+            ``0`` silences the progress bar (default: the predictor's ``verbose``).
         """
         if return_proba:
-            return self.predict_proba(texts)
+            return self.predict_proba(texts, verbose=verbose)
         items, single = self._texts(texts)
         if not items:
             return []
-        proba = self.predict_proba(items)
+        proba = self.predict_proba(items, verbose=verbose)
         labels = self.task.decode(proba, self.preproc.labels_)
         return labels[0] if single else labels
+
+    def explain(
+        self,
+        text: str,
+        *,
+        target: Any = None,
+        output: str = "proba",
+        baseline: str = "pad",
+        n_steps: int = 48,
+        max_steps: int = 1024,
+        tolerance: float = 0.01,
+        batch_size: int = 32,
+    ) -> Any:
+        """Which words made the model choose its class: integrated gradients over the embeddings.
+
+        Parameters
+        ----------
+        text : str
+            One text.
+        target : class name or index, optional
+            Explain this class's output instead of the predicted class's.
+        output : {"proba", "logit"}
+            Explain the class probability (scores add up to its change from the baseline) or
+            the logit.
+        baseline : {"pad", "mask", "zero"}
+            What the words are compared against (special tokens are kept in the baseline).
+        n_steps : int
+            Gradient evaluations on the first, even, grid along the path.
+        max_steps, tolerance :
+            The path is refined where the scores do not yet add up, until the completeness error
+            is below ``tolerance`` times the output's change or ``max_steps`` evaluations are
+            spent (see :mod:`easytx.explain`).
+        batch_size : int
+            Path points per forward/backward pass.
+
+        Returns
+        -------
+        easytx.explain.Explanation
+            ``words``, ``scores`` (one per word), ``predicted_class``, ``target_class``,
+            ``delta`` (completeness error); ``.to_html()`` shades the words, and a notebook
+            shows that HTML when the result is a cell's value.
+
+        Examples
+        --------
+        >>> exp = predictor.explain("Free entry to win a prize!")  # doctest: +SKIP
+        >>> exp.top(3)  # doctest: +SKIP
+        [('win', 0.31), ('prize', 0.22), ('Free', 0.12)]
+        """
+        from .explain import explain_text
+
+        return explain_text(
+            self.model,
+            self.preproc,
+            text,
+            target=target,
+            output=output,
+            baseline=baseline,
+            n_steps=n_steps,
+            max_steps=max_steps,
+            tolerance=tolerance,
+            batch_size=batch_size,
+        )
 
     # ------------------------------------------------------------------ persistence
     def save(self, folder: str | os.PathLike) -> Path:
