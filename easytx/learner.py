@@ -461,7 +461,9 @@ class Learner:
             )
         self.lr_finder_ = _suggest(finder.lrs, finder.losses)
         if show_plot:
-            self.lr_plot()
+            from . import plots
+
+            plots.show(self.lr_plot())
         if suggest:
             logger.info("lr_find suggestions: %s", self.lr_finder_)
         return self.lr_finder_
@@ -577,12 +579,55 @@ class Learner:
         return rows
 
     def plot(self, what: str = "loss") -> Any:
-        """Plot the per-batch ``"lr"``/``"momentum"``/``"loss"`` or an epoch metric of the last fit."""
+        """Plot the per-batch ``"lr"``/``"momentum"`` or an epoch metric of the last fit.
+
+        Parameters
+        ----------
+        what : str
+            ``"lr"`` or ``"momentum"`` (every training batch so far), ``"loss"`` or any metric
+            (``"accuracy"``...) per epoch of the last fit, train and validation.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from . import plots
 
         if not self.batch_history:
             raise NotFittedError("Nothing to plot yet: train first.")
         return plots.history_plot(self.batch_history, self.history, what)
+
+    def plot_confusion_matrix(
+        self,
+        val_data: TransformerDataset | None = None,
+        *,
+        normalize: bool = False,
+        class_names: Sequence | None = None,
+    ) -> Any:
+        """Plot the confusion matrix on validation data (rows: true class, columns: predicted).
+
+        Parameters
+        ----------
+        val_data : TransformerDataset, optional
+            Defaults to the learner's ``val_data``.
+        normalize : bool
+            Show row fractions (recall on the diagonal) instead of counts.
+        class_names : list, optional
+            Names in class-id order (default: the names the model was built with).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from . import plots
+
+        plots._pyplot()  # fail before predicting when matplotlib is missing
+        data = self._eval_data(val_data)
+        if class_names is None:
+            id2label = getattr(self.model.config, "id2label", None) or {}
+            class_names = [id2label.get(i, str(i)) for i in range(int(self.model.config.num_labels))]
+        _, matrix = self.task.report(data.y, self.predict_proba(data), self._labels(None, class_names))
+        return plots.confusion_matrix_plot(matrix, class_names, normalize=normalize)
 
 
 def _suggest(lrs: list, losses: list) -> LRSuggestions:
