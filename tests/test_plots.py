@@ -5,14 +5,12 @@ from __future__ import annotations
 import sys
 import types
 
+import matplotlib  # the test extra installs it
 import numpy as np
 import pytest
 
 from easytx import plots
 from easytx.errors import ConfigError, MissingDependencyError, NotFittedError
-
-pytest.importorskip("matplotlib")
-import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
