@@ -44,6 +44,9 @@ class ScheduleCallback(tf_keras.callbacks.Callback):
         Steps in the whole run (``progress = step / total_steps``).
     start_step : int
         Steps already done (to resume a schedule where it stopped).
+
+    Attributes
+    ----------
     scale : float
         Multiplies the learning rate (changed by :class:`PlateauScale`).
     """

@@ -164,10 +164,12 @@ class Predictor:
             What the words are compared against (special tokens are kept in the baseline).
         n_steps : int
             Gradient evaluations on the first, even, grid along the path.
-        max_steps, tolerance :
-            The path is refined where the scores do not yet add up, until the completeness error
-            is below ``tolerance`` times the output's change or ``max_steps`` evaluations are
-            spent (see :mod:`easytx.explain`).
+        max_steps : int
+            Most gradient evaluations spent refining the path where the scores do not yet add up
+            (see :mod:`easytx.explain`).
+        tolerance : float
+            Refine until the completeness error is below ``tolerance`` times the output's change
+            between the baseline and the text.
         batch_size : int
             Path points per forward/backward pass.
 

@@ -187,6 +187,8 @@ def sgdr(
 def simulate(schedule: Callable[[float], object], n_steps: int) -> list:
     """Evaluate ``schedule`` at the start of each of ``n_steps`` steps (like ``LRScheduler.simulate``).
 
+    Examples
+    --------
     >>> [round(v, 2) for v in simulate(lambda p: linear(p, 0.0, 1.0), 3)]
     [0.0, 0.5, 1.0]
     """

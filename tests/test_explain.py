@@ -10,7 +10,7 @@ import pytest
 
 import easytx
 from easytx.errors import ConfigError, DataTypeError
-from easytx.testing import NEGATIVE, POSITIVE
+from easytx.testing import NEGATIVE, POSITIVE, keyword_dataset
 
 KEYWORDS = set(POSITIVE + NEGATIVE)
 #: completeness tolerance asserted below: |sum(scores) - (F(x) - F(baseline))| <= 1% of the change
@@ -149,3 +149,20 @@ def test_explanation_after_save_and_load(predictor, tmp_path):
     after = loaded.explain(text)
     assert after.words == before.words
     np.testing.assert_allclose(after.scores, before.scores, atol=1e-4)
+
+
+@pytest.mark.parametrize("family", ["distilbert", "roberta"])
+def test_other_families_words_and_completeness(tiny_models, family):
+    """No token_type_ids (DistilBERT), byte-level BPE with spaces in the offsets (RoBERTa)."""
+    from easytx import text
+
+    x, y = keyword_dataset(40, seed=2)
+    t = text.Transformer(tiny_models[family, "tf"], maxlen=32, verbose=0)
+    t.preprocess_train(x, y)
+    predictor = easytx.get_predictor(t.get_classifier(seed=0), t)
+    sentence = "The zorbulent film was honestly wonderful, and long."
+    exp = predictor.explain(sentence, output="logit")
+    assert exp.words == ["The", "zorbulent", "film", "was", "honestly", "wonderful", ",", "and", "long", "."]
+    assert all(sentence[a:b] == w for w, (a, b) in zip(exp.words, exp.spans))
+    change = exp.target_output - exp.baseline_output
+    assert abs(exp.delta) <= TOLERANCE * abs(change) + 1e-6
