@@ -547,7 +547,8 @@ class Learner:
         if preproc is not None and hasattr(preproc, "labels_"):
             return preproc.labels_
         k = int(self.model.config.num_labels)
-        names = list(class_names) if class_names else [str(i) for i in range(k)]
+        id2label = getattr(self.model.config, "id2label", None) or {}  # set by get_classifier()
+        names = list(class_names) if class_names else [str(id2label.get(i, i)) for i in range(k)]
         encoder = ClassLabels(names)
         encoder.classes_, encoder.label_type_ = names, "str"
         return encoder
@@ -623,11 +624,9 @@ class Learner:
 
         plots._pyplot()  # fail before predicting when matplotlib is missing
         data = self._eval_data(val_data)
-        if class_names is None:
-            id2label = getattr(self.model.config, "id2label", None) or {}
-            class_names = [id2label.get(i, str(i)) for i in range(int(self.model.config.num_labels))]
-        _, matrix = self.task.report(data.y, self.predict_proba(data), self._labels(None, class_names))
-        return plots.confusion_matrix_plot(matrix, class_names, normalize=normalize)
+        labels = self._labels(None, class_names)
+        _, matrix = self.task.report(data.y, self.predict_proba(data), labels)
+        return plots.confusion_matrix_plot(matrix, labels.classes_, normalize=normalize)
 
 
 def _suggest(lrs: list, losses: list) -> LRSuggestions:

@@ -139,3 +139,10 @@ def test_without_matplotlib_a_clear_message(trained, monkeypatch):
             draw()
     with pytest.raises(MissingDependencyError, match="matplotlib"):
         plots.lr_plot(_sweep())
+
+
+def test_validate_report_names_the_classes_without_preproc(trained, capsys):
+    learner, _, _ = trained
+    learner.validate()  # the class names come from the model's id2label (set by get_classifier)
+    report = capsys.readouterr().out
+    assert "neg" in report and "pos" in report
