@@ -42,6 +42,7 @@ _LAZY = {
     "load_predictor": "predictor",
     "Predictor": "predictor",
     "finetune": "quick",
+    "convert_ktrain_predictor": "ktrain_compat",
     "text": None,
 }
 

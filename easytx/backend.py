@@ -114,13 +114,33 @@ def resolve_model_source(name_or_path: str | os.PathLike) -> Path:
     return Path(folder)
 
 
+def _refuse_remote_code(source: Path) -> None:
+    """Refuse a model folder whose JSON asks transformers to import custom Python code."""
+    for name in ("config.json", "tokenizer_config.json"):
+        path = Path(source) / name
+        if not path.is_file():
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelNotFoundError(f"{path} is not valid JSON: {exc}.") from None
+        keys = [k for k in ("auto_map", "custom_pipelines") if isinstance(data, dict) and k in data]
+        if keys:
+            raise ModelNotFoundError(
+                f"{path} sets {keys[0]!r}: this model needs custom Python code from its folder or the "
+                "hub, and easytx never runs downloaded code. Use a model whose architecture "
+                "transformers ships (BERT, DistilBERT, RoBERTa, MiniLM, ...)."
+            )
+
+
 def load_tokenizer(source: Path) -> Any:
-    """Load the (fast) tokenizer stored in ``source``."""
+    """Load the (fast) tokenizer stored in ``source`` (never running code from the folder)."""
     from transformers import AutoTokenizer
 
+    _refuse_remote_code(source)
     try:
         with _quiet_transformers():
-            tokenizer = AutoTokenizer.from_pretrained(str(source), use_fast=True)
+            tokenizer = AutoTokenizer.from_pretrained(str(source), use_fast=True, trust_remote_code=False)
     except (OSError, ValueError, KeyError) as exc:
         raise ModelNotFoundError(
             f"No usable tokenizer in {source}: {exc}. The folder needs tokenizer.json or the "
@@ -140,9 +160,10 @@ def load_config(source: Path, **overrides: Any) -> Any:
             f"{source} has no config.json, so it is not a Hugging Face model folder. Files there: "
             f"{sorted(p.name for p in Path(source).iterdir())[:20]}."
         )
+    _refuse_remote_code(source)
     try:
         with _quiet_transformers():
-            return AutoConfig.from_pretrained(str(source), **overrides)
+            return AutoConfig.from_pretrained(str(source), trust_remote_code=False, **overrides)
     except (OSError, ValueError, KeyError) as exc:
         raise ModelNotFoundError(f"Could not read the model config in {source}: {exc}") from None
 
@@ -243,6 +264,7 @@ def build_model(
     id2label: dict[int, str] | None = None,
     pretrained: bool = True,
     config_overrides: dict | None = None,
+    strict: bool = False,
 ) -> Any:
     """Build a TF model with ``head`` from the checkpoint in ``source``.
 
@@ -260,6 +282,10 @@ def build_model(
         Load the checkpoint's weights (``False`` gives random weights from the config).
     config_overrides : dict, optional
         Extra config values (e.g. dropout).
+    strict : bool
+        Every weight of the model, head included, must come from a TensorFlow checkpoint in
+        ``source`` (used to convert trained models, where a silently re-initialised head would
+        be wrong); otherwise raise :class:`ModelNotFoundError` naming the missing weights.
     """
     overrides = dict(config_overrides or {})
     overrides["num_labels"] = int(num_labels)
@@ -272,11 +298,28 @@ def build_model(
     kind, files = _weight_files(Path(source))
     if kind == "tf":
         with _quiet_transformers():
-            model = _auto_class(head).from_pretrained(
-                str(source), config=config, local_files_only=True, ignore_mismatched_sizes=True
+            try:
+                model, info = _auto_class(head).from_pretrained(
+                    str(source),
+                    config=config,
+                    local_files_only=True,
+                    ignore_mismatched_sizes=not strict,
+                    output_loading_info=True,
+                )
+            except ValueError as exc:
+                if not strict:
+                    raise
+                raise ModelNotFoundError(f"The weights in {source} do not fit the model: {exc}") from None
+        problems = [*info.get("missing_keys", []), *info.get("mismatched_keys", [])]
+        if strict and problems:
+            raise ModelNotFoundError(
+                f"The weights in {source} do not cover the whole model; missing or mismatched: "
+                f"{[str(p) for p in problems][:8]}."
             )
         logger.info("Loaded TensorFlow weights from %s", source)
         return model
+    if strict:
+        raise ModelNotFoundError(f"{source} holds no TensorFlow weights (tf_model.h5) to convert.")
     model = _build_from_config(config, head)
     _load_pt_safetensors(model, files)
     logger.info("Loaded PyTorch-layout safetensors from %s into TensorFlow (no torch needed)", source)

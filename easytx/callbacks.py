@@ -6,7 +6,6 @@ Each callback is small; the maths lives in :mod:`easytx.schedules`.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Callable
@@ -24,6 +23,7 @@ __all__ = [
     "LRFinderCallback",
     "PlateauScale",
     "EpochCheckpoint",
+    "BestWeights",
 ]
 
 
@@ -167,34 +167,67 @@ class PlateauScale(tf_keras.callbacks.Callback):
 
 
 class EpochCheckpoint(tf_keras.callbacks.Callback):
-    """Save the weights after every epoch to ``folder/weights-EE.h5`` with a JSON progress file.
+    """After every epoch, save what a crashed run needs to resume (see :mod:`easytx.checkpoints`).
 
-    The JSON (``folder/progress.json``) records the epoch and the schedule step, so that a crashed
-    run can resume where it stopped.
+    Writes ``folder/weights-EE.h5`` (weights), ``folder/optimizer-EE.safetensors`` (optimizer
+    variables; only the latest is kept) and, last and atomically, ``folder/progress.json`` with the
+    epoch, the schedule step, the learning-rate scale and the data-order epoch.
     """
 
     def __init__(
-        self, folder: str | Path, schedule: ScheduleCallback | None = None, extra: dict | None = None
+        self,
+        folder: str | Path,
+        schedule: ScheduleCallback | None = None,
+        extra: dict | None = None,
+        data: object = None,
     ):
         super().__init__()
         self.folder = Path(folder)
         self.schedule = schedule
         self.extra = extra or {}
+        self.data = data
 
     def on_epoch_end(self, epoch, logs=None):
+        from . import checkpoints
+
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"weights-{epoch + 1:02d}.h5"
         tmp = path.with_suffix(".h5.tmp")
         self.model.save_weights(str(tmp), save_format="h5")
-        tmp.replace(path)
+        checkpoints._replace(tmp, path)
+        optimizer_path = self.folder / f"optimizer-{epoch + 1:02d}.safetensors"
+        checkpoints.save_optimizer_state(self.model.optimizer, optimizer_path)
         state = {
             "epoch": epoch + 1,
             "weights": path.name,
+            "optimizer": optimizer_path.name,
             "schedule_step": None if self.schedule is None else self.schedule.step,
+            "lr_scale": None if self.schedule is None else self.schedule.scale,
+            "data_epoch": getattr(self.data, "_epoch", None),
             "logs": {k: float(v) for k, v in (logs or {}).items()},
             **self.extra,
         }
-        progress = self.folder / "progress.json"
-        progress.with_suffix(".tmp").write_text(json.dumps(state, indent=2), encoding="utf-8")
-        progress.with_suffix(".tmp").replace(progress)
+        checkpoints.write_progress(self.folder, state)
+        for stale in self.folder.glob("optimizer-*.safetensors"):
+            if stale != optimizer_path:
+                stale.unlink(missing_ok=True)
         logger.info("Saved checkpoint %s", path)
+
+
+class BestWeights(tf_keras.callbacks.Callback):
+    """Keep an in-memory copy of the weights of the epoch with the lowest ``monitor`` so far."""
+
+    def __init__(self, monitor: str = "val_loss"):
+        super().__init__()
+        self.monitor = monitor
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.weights: list | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not math.isfinite(float(value)):
+            return
+        if self.best is None or float(value) < self.best:
+            self.best, self.best_epoch = float(value), epoch + 1
+            self.weights = self.model.get_weights()

@@ -60,6 +60,12 @@ def _as_list(values: Any, name: str) -> list:
         )
     if values is None:
         raise DataTypeError(f"`{name}` must be a list-like of texts. Received: None.")
+    if isinstance(values, (dict, set, frozenset)):
+        raise DataTypeError(
+            f"`{name}` must be an ordered list-like (list, tuple, numpy array, pandas Series). "
+            f"Received a {type(values).__name__}, whose order is not the order of your rows. Pass "
+            "a list, e.g. list(d.values())."
+        )
     if hasattr(values, "tolist") and not isinstance(values, list):  # numpy / pandas
         return list(values.tolist())
     if isinstance(values, (list, tuple)):
@@ -132,6 +138,12 @@ def check_texts(
         )
     if wrong_type:
         i, type_name = wrong_type[0]
+        if type_name in ("bytes", "bytearray"):
+            raise DataTypeError(
+                f"`{name}` must contain str, not bytes; {len(wrong_type)} element(s) are bytes, the "
+                f"first at position {i}: {items[i][:40]!r}. Decode them first, e.g. "
+                "b.decode('utf-8')."
+            )
         raise DataTypeError(
             f"`{name}` must contain strings; {len(wrong_type)} element(s) are not, the first at "
             f"position {i} is a {type_name}: {items[i]!r}. Convert them with str() if they are "
@@ -343,14 +355,23 @@ def train_test_split(
 
 # --------------------------------------------------------------------------- files
 def _decode(path: Path, raw: bytes, encoding: str) -> str:
+    """Decode a file's bytes; a UTF-8 byte-order mark is dropped, errors name the byte offset."""
+    if encoding.lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig"):
+        encoding = "utf-8-sig"  # a BOM would otherwise stick to the first column name
     try:
         return raw.decode(encoding)
     except UnicodeDecodeError as exc:
-        snippet = raw[max(0, exc.start - 20) : exc.start + 20]
+        start = exc.start + (3 if encoding == "utf-8-sig" and raw.startswith(b"\xef\xbb\xbf") else 0)
+        snippet = raw[max(0, start - 20) : start + 20]
+        hint = ""
+        if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            hint = " The file starts with a UTF-16 byte-order mark: pass encoding='utf-16'."
+        line = raw[:start].count(b"\n") + 1
+        shown = "utf-8" if encoding == "utf-8-sig" else encoding
         raise DataError(
-            f"{path} is not valid {encoding}: byte offset {exc.start} ({raw[exc.start : exc.start + 1]!r}"
-            f" near {snippet!r}). Pass encoding='latin-1' (or the file's real encoding), or re-save "
-            "the file as UTF-8."
+            f"{path} is not valid {shown}: byte offset {start}, line {line} "
+            f"({raw[start : start + 1]!r} near {snippet!r}).{hint} Pass encoding='latin-1' "
+            "(or the file's real encoding), or re-save the file as UTF-8."
         ) from None
 
 

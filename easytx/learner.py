@@ -201,20 +201,40 @@ class Learner:
         extra_callbacks: Sequence = (),
         initial_epoch: int = 0,
         start_step: int = 0,
+        resume: bool = False,
+        run: dict | None = None,
     ) -> Any:
         epochs = check_positive_int(epochs, "epochs")
         user = _check_callbacks(callbacks)
+        if resume and checkpoint_folder is None:
+            raise ConfigError(
+                "resume=True needs checkpoint_folder=...: the folder a previous run saved its checkpoints to."
+            )
         self._seed()
+        state = None
+        if resume:
+            state = self._restore_checkpoint(Path(checkpoint_folder), run or {}, epochs)
+            if state is not None:
+                initial_epoch, start_step = int(state["epoch"]), int(state["schedule_step"] or 0)
+                if initial_epoch >= epochs:
+                    logger.info("The checkpoint in %s is already at the last epoch.", checkpoint_folder)
+                    return self.history
         driver = cb.ScheduleCallback(schedule, epochs * self.steps_per_epoch, start_step)
+        if state is not None and state.get("lr_scale") is not None:
+            driver.scale = float(state["lr_scale"])
         cbs = [driver, cb.BatchHistory(self.batch_history)]
         cbs += [c(driver) if callable(c) and not isinstance(c, type) else c for c in extra_callbacks]
         if checkpoint_folder is not None:
-            cbs.append(cb.EpochCheckpoint(checkpoint_folder, driver))
+            extra = {"run": run or {}, "steps_per_epoch": self.steps_per_epoch, "epochs": epochs}
+            cbs.append(cb.EpochCheckpoint(checkpoint_folder, driver, extra=extra, data=self.train_data))
+        val_dataset = self._val_dataset()
+        best = cb.BestWeights("val_loss") if val_dataset is not None else None
+        cbs += [best] if best is not None else []
         cbs += user
         try:
             self.history = self.model.fit(
                 self._train_dataset(),
-                validation_data=self._val_dataset(),
+                validation_data=val_dataset,
                 epochs=epochs,
                 initial_epoch=initial_epoch,
                 callbacks=cbs,
@@ -222,8 +242,50 @@ class Learner:
                 verbose=verbose,
             )
         except KeyboardInterrupt:
-            logger.warning("Training interrupted; the model keeps the weights it had reached.")
+            self.history = getattr(self.model, "history", self.history)
+            if best is not None and best.weights is not None:
+                self.model.set_weights(best.weights)
+                logger.warning(
+                    "Training interrupted; restored the weights of epoch %d (val_loss=%.4g), the best "
+                    "so far.",
+                    best.best_epoch,
+                    best.best,
+                )
+            else:
+                logger.warning(
+                    "Training interrupted before any validated epoch; the model keeps the weights it "
+                    "had reached."
+                )
         return self.history
+
+    def _restore_checkpoint(self, folder: Path, run: dict, epochs: int) -> dict | None:
+        """Load weights, optimizer state and data order from ``folder``; return its progress."""
+        from . import checkpoints
+
+        state = checkpoints.read_progress(folder)
+        if state is None:
+            logger.info("No checkpoint in %s yet: training starts from the beginning.", folder)
+            return None
+        checkpoints.check_resumable(
+            state, run=run, steps_per_epoch=self.steps_per_epoch, epochs=epochs, folder=folder
+        )
+        weights = folder / state["weights"]
+        if not weights.is_file():
+            raise ConfigError(f"{weights}, named in {folder / checkpoints.PROGRESS}, is missing.")
+        self.model.load_weights(str(weights))
+        if state.get("optimizer"):
+            checkpoints.restore_optimizer_state(
+                self.model.optimizer, self.model.trainable_variables, folder / state["optimizer"]
+            )
+        if state.get("data_epoch") is not None and hasattr(self.train_data, "_epoch"):
+            self.train_data._epoch = int(state["data_epoch"])
+        logger.info(
+            "Resuming from %s: epoch %d done, schedule step %s.",
+            folder,
+            state["epoch"],
+            state["schedule_step"],
+        )
+        return state
 
     # ------------------------------------------------------------------ public training API
     def fit_onecycle(
@@ -241,6 +303,7 @@ class Learner:
         class_weight: Any = None,
         callbacks: Sequence | None = None,
         verbose: int = 1,
+        resume: bool = False,
     ) -> Any:
         """Train with the one-cycle policy (see :func:`easytx.schedules.one_cycle` for the shape).
 
@@ -257,11 +320,17 @@ class Learner:
         cycle_momentum : bool
             Move Adam's ``beta_1`` between ``max_momentum`` and ``min_momentum``, opposite to lr.
         checkpoint_folder : path, optional
-            Save weights after every epoch.
+            Save weights, optimizer state and progress after every epoch
+            (see :mod:`easytx.checkpoints`).
         class_weight : dict or "balanced", optional
         callbacks : list of tf-keras callbacks, optional
         verbose : int
             ``0`` silences the progress bar.
+        resume : bool
+            Continue a run that stopped (crash, kill, Ctrl-C) from the last epoch saved in
+            ``checkpoint_folder``: weights, optimizer state, epoch, schedule position and data
+            order are restored and the remaining epochs are trained. Pass the same options as the
+            first call. Without a checkpoint there yet, training starts from the beginning.
 
         Returns
         -------
@@ -278,6 +347,15 @@ class Learner:
             moms=moms,
         )
         schedule(0.0)  # validates the options before any work
+        run = {
+            "method": "fit_onecycle",
+            "lr": lr,
+            "epochs": epochs,
+            "pct_start": pct_start,
+            "div_factor": div_factor,
+            "final_div_factor": final_div_factor,
+            "moms": list(moms) if moms else None,
+        }
         return self._run(
             epochs=epochs,
             schedule=schedule,
@@ -285,6 +363,8 @@ class Learner:
             class_weight=class_weight,
             checkpoint_folder=checkpoint_folder,
             verbose=verbose,
+            resume=resume,
+            run=run,
         )
 
     def fit(
@@ -298,11 +378,13 @@ class Learner:
         class_weight: Any = None,
         callbacks: Sequence | None = None,
         verbose: int = 1,
+        resume: bool = False,
     ) -> Any:
         """ktrain's ``fit``: constant ``lr`` for ``n_cycles`` epochs, or SGDR with ``cycle_len``.
 
         With ``cycle_len``, the learning rate follows cosine annealing with warm restarts:
         ``n_cycles`` cycles, the ``i``-th lasting ``cycle_len * cycle_mult**i`` epochs.
+        ``checkpoint_folder`` and ``resume`` work as in :meth:`fit_onecycle`.
         """
         lr = _check_lr(lr)
         n_cycles = check_positive_int(n_cycles, "n_cycles")
@@ -319,6 +401,13 @@ class Learner:
             def schedule(progress):
                 return schedules.sgdr(progress, max_lr=lr, n_cycles=n_cycles, cycle_mult=cycle_mult), None
 
+        run = {
+            "method": "fit",
+            "lr": lr,
+            "n_cycles": n_cycles,
+            "cycle_len": cycle_len,
+            "cycle_mult": cycle_mult,
+        }
         return self._run(
             epochs=epochs,
             schedule=schedule,
@@ -326,6 +415,8 @@ class Learner:
             class_weight=class_weight,
             checkpoint_folder=checkpoint_folder,
             verbose=verbose,
+            resume=resume,
+            run=run,
         )
 
     def autofit(
@@ -343,16 +434,29 @@ class Learner:
         class_weight: Any = None,
         callbacks: Sequence | None = None,
         verbose: int = 1,
+        *,
+        resume: bool = False,
     ) -> Any:
         """ktrain's ``autofit``: one triangular lr cycle per epoch, early stopping, plateau cuts.
 
         With ``epochs=None`` training runs until ``monitor`` stops improving
         (``early_stopping`` defaults to 5 and ``reduce_on_plateau`` to 2 then), and the best
-        weights are restored.
+        weights are restored. ``checkpoint_folder`` and ``resume`` work as in
+        :meth:`fit_onecycle` (the early-stopping patience count restarts on resume).
         """
         import tf_keras
 
         lr = _check_lr(lr)
+        run = {
+            "method": "autofit",
+            "lr": lr,
+            "epochs": epochs,
+            "early_stopping": early_stopping,
+            "reduce_on_plateau": reduce_on_plateau,
+            "reduce_factor": reduce_factor,
+            "moms": [max_momentum, min_momentum] if cycle_momentum else None,
+            "monitor": monitor,
+        }
         if epochs is None:
             if self._val_dataset() is None:
                 raise ConfigError(
@@ -394,6 +498,8 @@ class Learner:
             checkpoint_folder=checkpoint_folder,
             verbose=verbose,
             extra_callbacks=extra,
+            resume=resume,
+            run=run,
         )
 
     def lr_find(

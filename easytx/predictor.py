@@ -17,7 +17,7 @@ from . import (
     backend,
 )
 from .data import check_positive_int, check_texts
-from .errors import ArtifactError, DataTypeError
+from .errors import ArtifactError, DataTypeError, EasytxError
 from .inference import predict_logits
 from .preprocess import Transformer
 
@@ -233,18 +233,50 @@ class Predictor:
 
     @classmethod
     def load(cls, folder: str | os.PathLike, *, batch_size: int | None = None) -> Predictor:
-        """Load a predictor saved by :meth:`save` (offline; verifies schema and checksums)."""
+        """Load a predictor saved by :meth:`save` (offline; verifies schema and checksums).
+
+        Nothing in the folder is executed: see :func:`easytx.artifacts.read_manifest` for the
+        checks. A damaged or inconsistent folder raises :class:`ArtifactError` naming the file.
+        """
         meta = artifacts.read_manifest(folder)
-        folder = Path(folder).expanduser()
+        folder = Path(meta.pop("_loaded_from"))
+        if batch_size is None:
+            batch_size = meta.get("batch_size", 64)
+        check_positive_int(batch_size, "batch_size")
         try:
-            preproc = Transformer.from_dict(meta["preprocessing"], folder / "tokenizer")
-            model = backend.load_model(folder / "model", head=meta["head"])
+            preprocessing, head, task = meta["preprocessing"], meta["head"], meta["task"]
         except KeyError as exc:
             raise ArtifactError(f"{folder}/easytx.json lacks the entry {exc}.") from None
-        model._easytx_task = meta["task"]
-        return cls(
-            model, preproc, batch_size=batch_size or meta.get("batch_size", 64), metrics=meta.get("metrics")
-        )
+        try:
+            preproc = Transformer.from_dict(preprocessing, folder / "tokenizer")
+        except ArtifactError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - tokenizers raise bare Exceptions on bad files
+            raise ArtifactError(
+                f"The tokenizer in {folder / 'tokenizer'} or the preprocessing entry of "
+                f"{folder / 'easytx.json'} cannot be used: {type(exc).__name__}: {exc}"
+            ) from exc
+        try:
+            model = backend.load_model(folder / "model", head=head)
+        except ArtifactError:
+            raise
+        except EasytxError as exc:
+            raise ArtifactError(f"The model in {folder / 'model'} cannot be loaded: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - safetensors/h5py/TF raise many classes
+            weights = sorted(p.name for p in (folder / "model").glob("*.safetensors"))
+            raise ArtifactError(
+                f"The model weights in {folder / 'model'} ({', '.join(weights) or 'no weights file'}) "
+                f"cannot be loaded: {type(exc).__name__}: {str(exc)[:300]}"
+            ) from exc
+        expected = getattr(preproc.labels_, "n_outputs", None)
+        found = getattr(getattr(model, "config", None), "num_labels", None)
+        if isinstance(expected, int) and isinstance(found, int) and expected != found:
+            raise ArtifactError(
+                f"{folder / 'model' / 'config.json'} gives the model {found} outputs but "
+                f"{folder / 'easytx.json'} describes {expected}: the files do not belong together."
+            )
+        model._easytx_task = task
+        return cls(model, preproc, batch_size=batch_size, metrics=meta.get("metrics"))
 
 
 def get_predictor(model: Any, preproc: Transformer, batch_size: int = 64) -> Predictor:

@@ -30,6 +30,13 @@ _TOKENIZE_CHUNK = 2048
 _BUCKET_WINDOW = 50  # batches per sorting window when bucketing by length
 
 
+def _valid_unicode(text: Any) -> Any:
+    """Replace lone surrogates (not encodable as UTF-8) with U+FFFD; pairs are handled per part."""
+    if isinstance(text, tuple):
+        return tuple(_valid_unicode(t) for t in text)
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
 class TransformerDataset:
     """Tokenized texts (unpadded), their labels and the original texts.
 
@@ -293,71 +300,78 @@ class Transformer:
         return list(self.labels_.classes_)
 
     # ------------------------------------------------------------------ tokenization
-    def _tokenize(self, texts: list, max_length: int) -> dict[str, list[np.ndarray]]:
+    def _tokenize(
+        self, texts: list, max_length: int, stats: dict | None = None
+    ) -> dict[str, list[np.ndarray]]:
+        """Tokenize ``texts`` (truncated to ``max_length``); ``stats["truncated"]`` gets the row
+        indices that lost tokens to truncation."""
         from tqdm.auto import tqdm
 
         names = self.input_names
         out: dict[str, list[np.ndarray]] = {name: [] for name in names}
+        truncated: list[int] = []
         chunks = range(0, len(texts), _TOKENIZE_CHUNK)
         show = self.verbose and len(texts) > 20 * _TOKENIZE_CHUNK
         for start in tqdm(chunks, desc="tokenizing", unit="chunk", disable=not show):
             chunk = texts[start : start + _TOKENIZE_CHUNK]
-            if chunk and isinstance(chunk[0], tuple):
-                first, second = [a for a, _ in chunk], [b for _, b in chunk]
-                enc = self.tokenizer(
-                    first,
-                    second,
-                    truncation=True,
-                    max_length=max_length,
-                    padding=False,
-                    return_attention_mask=False,
-                    return_token_type_ids="token_type_ids" in names,
-                )
-            else:
-                enc = self.tokenizer(
-                    chunk,
-                    truncation=True,
-                    max_length=max_length,
-                    padding=False,
-                    return_attention_mask=False,
-                    return_token_type_ids="token_type_ids" in names,
-                )
+            try:
+                enc = self._tokenize_chunk(chunk, max_length, names)
+            except TypeError:  # lone surrogates (e.g. from JSON "\ud800") are not valid UTF-8
+                enc = self._tokenize_chunk([_valid_unicode(t) for t in chunk], max_length, names)
             for name in names:
                 out[name].extend(np.asarray(ids, dtype=np.int32) for ids in enc[name])
+            encodings = getattr(enc, "encodings", None) or []
+            truncated.extend(start + i for i, e in enumerate(encodings) if e.overflowing)
+        if stats is not None:
+            stats["truncated"] = truncated
         return out
+
+    def _tokenize_chunk(self, chunk: list, max_length: int, names: list[str]) -> Any:
+        args = (
+            ([a for a, _ in chunk], [b for _, b in chunk])
+            if chunk and isinstance(chunk[0], tuple)
+            else (chunk,)
+        )
+        return self.tokenizer(
+            *args,
+            truncation=True,
+            max_length=max_length,
+            padding=False,
+            return_attention_mask=False,
+            return_token_type_ids="token_type_ids" in names,
+        )
 
     def _choose_maxlen(self, lengths: np.ndarray) -> int:
         limit = self.model_limit_
         value = int(math.ceil(np.percentile(lengths, self.auto_percentile)))
         value = min(limit, max(8, int(math.ceil(value / 8) * 8)))
-        truncated = int((lengths > value).sum())
         logger.info(
-            "maxlen='auto' chose %d tokens (%.0fth percentile of %d training texts; model limit "
-            "%d); %d text(s) will be truncated.",
+            "maxlen='auto' chose %d tokens (%.0fth percentile of %d training texts; model limit %d).",
             value,
             self.auto_percentile,
             len(lengths),
             limit,
-            truncated,
         )
         return value
 
-    def _encode(self, texts: list) -> dict[str, list[np.ndarray]]:
+    def _encode(self, texts: list, stats: dict | None = None) -> dict[str, list[np.ndarray]]:
         self.tokenizer  # noqa: B018 - load and check
         if not hasattr(self, "maxlen_"):
             raise NotFittedError("Call preprocess_train() before encoding other texts.")
-        encoded = self._tokenize(texts, self.maxlen_)
-        return encoded
+        return self._tokenize(texts, self.maxlen_, stats)
 
-    def _warn_truncation(self, texts: list, encoded: dict, where: str) -> None:
-        full = sum(1 for ids in encoded["input_ids"] if len(ids) >= self.maxlen_)
-        if full:
-            logger.info(
-                "%d of %d %s text(s) reached maxlen=%d tokens and may have been truncated.",
-                full,
-                len(texts),
+    def _report_truncation(self, truncated: Sequence[int], total: int, where: str, level: int) -> None:
+        if truncated:
+            logger.log(
+                level,
+                "%d of %d %s text(s) are longer than maxlen=%d tokens and were truncated "
+                "(the model's limit is %d tokens); the first is at position %d.",
+                len(truncated),
+                total,
                 where,
                 self.maxlen_,
+                getattr(self, "model_limit_", self.maxlen_),
+                truncated[0],
             )
 
     # ------------------------------------------------------------------ public API
@@ -386,16 +400,18 @@ class Transformer:
         encoder = ClassLabels(self.class_names).fit(labels)
         y_ids = encoder.transform(labels)
         self.tokenizer  # noqa: B018 - load before choosing the length
+        stats: dict = {}
         if self.maxlen == "auto":
-            encoded = self._tokenize(items, self.model_limit_)
+            encoded = self._tokenize(items, self.model_limit_, stats)
             lengths = np.fromiter((len(s) for s in encoded["input_ids"]), dtype=np.int64)
             self.maxlen_ = self._choose_maxlen(lengths)
-            if (lengths > self.maxlen_).any():
-                long_rows = [i for i, n in enumerate(lengths) if n > self.maxlen_]
+            long_rows = [i for i, n in enumerate(lengths) if n > self.maxlen_]
+            if long_rows:
                 again = self._tokenize([items[i] for i in long_rows], self.maxlen_)
                 for name in encoded:
                     for row, seq in zip(long_rows, again[name]):
                         encoded[name][row] = seq
+            stats["truncated"] = sorted(set(stats["truncated"]) | set(long_rows))
         else:
             if self.maxlen > self.model_limit_:
                 raise ConfigError(
@@ -403,8 +419,8 @@ class Transformer:
                     "tokens. Pass a smaller maxlen or 'auto'."
                 )
             self.maxlen_ = int(self.maxlen)
-            encoded = self._tokenize(items, self.maxlen_)
-            self._warn_truncation(items, encoded, "training")
+            encoded = self._tokenize(items, self.maxlen_, stats)
+        self._report_truncation(stats["truncated"], len(items), "training", logging.INFO)
         self.labels_ = encoder
         return TransformerDataset(encoded, y_ids, items, pad_token_id=self._pad_id(), batch_size=batch_size)
 
@@ -420,8 +436,9 @@ class Transformer:
         y_ids = None
         if y is not None:
             y_ids = self.labels_.transform(check_labels_length(items, y))
-        encoded = self._encode(items)
-        self._warn_truncation(items, encoded, "test")
+        stats: dict = {}
+        encoded = self._encode(items, stats)
+        self._report_truncation(stats["truncated"], len(items), "test", logging.INFO)
         return TransformerDataset(
             encoded, y_ids, items, pad_token_id=self._pad_id(), batch_size=self.batch_size
         )
@@ -429,9 +446,20 @@ class Transformer:
     preprocess_valid = preprocess_test
 
     def encode_for_prediction(self, texts: list) -> TransformerDataset:
-        """Tokenize unlabelled texts (empty strings allowed) for prediction."""
+        """Tokenize unlabelled texts (empty strings allowed) for prediction.
+
+        Texts longer than ``maxlen_`` tokens are truncated; the first time this happens a
+        warning says so (later occurrences are logged at DEBUG level, so a server's log is not
+        flooded).
+        """
         self._check_fitted()
-        encoded = self._encode(texts)
+        stats: dict = {}
+        encoded = self._encode(texts, stats)
+        warned = getattr(self, "_warned_truncation", False)
+        self._report_truncation(
+            stats["truncated"], len(texts), "prediction", logging.DEBUG if warned else logging.WARNING
+        )
+        self._warned_truncation = warned or bool(stats["truncated"])
         return TransformerDataset(encoded, None, texts, pad_token_id=self._pad_id())
 
     def _pad_id(self) -> int:
@@ -483,6 +511,7 @@ class Transformer:
             "model_name": self.model_name,
             "maxlen": self.maxlen_,
             "maxlen_option": self.maxlen,
+            "model_limit": int(getattr(self, "model_limit_", self.maxlen_)),
             "input_names": self.input_names,
             "task": self.task.name,
             "labels": self.labels_.to_dict(),
@@ -496,7 +525,7 @@ class Transformer:
         t = cls(data["model_name"], maxlen=int(data["maxlen"]), class_names=class_names, verbose=0)
         t._source = Path(tokenizer_folder)
         t._tokenizer = backend.load_tokenizer(Path(tokenizer_folder))
-        t.model_limit_ = int(data["maxlen"])
+        t.model_limit_ = int(data.get("model_limit", data["maxlen"]))
         t.maxlen_ = int(data["maxlen"])
         t.labels_ = labels
         t.task = task_from_name(data["task"])
