@@ -248,34 +248,31 @@ def write_folder(folder: str | os.PathLike, write_parts: Callable[[Path], None],
     return folder
 
 
-def resolve_folder(folder: str | os.PathLike, *, wait: float = 0.5) -> Path:
-    """The folder to load for ``folder``: itself, or the copy a crashed save left aside.
+def resolve_folder(folder: str | os.PathLike, *, wait: float = 0.5) -> list[Path]:
+    """Folders to try for ``folder``: itself, or the copies a crashed save left aside.
 
     Only the two-rename fallback of :func:`write_folder` has a moment without ``folder``; if
     ``folder`` is missing, this waits up to ``wait`` seconds for a concurrent save to finish, then
-    takes the most recent complete predictor among the hidden siblings that save left.
+    returns the complete hidden siblings that save left (newest first). Each is verified by
+    :func:`read_manifest` before use.
     """
     folder = Path(folder).expanduser()
     deadline = time.monotonic() + wait
-    while not folder.exists():
-        candidates = sorted(
-            (p for kind in ("old", "tmp") for p in folder.parent.glob(f".{folder.name}.{kind}-*")),
-            key=lambda p: p.stat().st_mtime if p.exists() else 0.0,
-            reverse=True,
-        )
-        complete = [p for p in candidates if (p / MANIFEST).is_file()]
-        if not complete:
-            return folder
-        if time.monotonic() >= deadline:
-            logger.warning(
-                "%s is missing: the last save there was interrupted. Loading the complete predictor "
-                "it left at %s; save again (or rename that folder) to put it back in place.",
-                folder,
-                complete[0],
-            )
-            return complete[0]
+    while True:
+        if folder.exists():
+            return [folder]
+        siblings = [p for kind in ("tmp", "old") for p in folder.parent.glob(f".{folder.name}.{kind}-*")]
+        complete = [p for p in siblings if (p / MANIFEST).is_file()]
+        if not complete or time.monotonic() >= deadline:
+            return sorted(complete, key=_mtime, reverse=True) or [folder]
         time.sleep(0.05)
-    return folder
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return (path / MANIFEST).stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 # --------------------------------------------------------------------------- content checks
@@ -358,12 +355,60 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     code), no symbolic link points outside the folder, no listed path leaves the folder, and
     every file's sha256 matches the manifest. Only files are read; nothing is executed.
 
+    If a save replaces the folder while it is being verified, the verification starts again on
+    the new contents. If the folder is missing because a save crashed half-way (see
+    :func:`write_folder`), the complete copy that save left aside is verified and used, with a
+    warning. The returned dict carries the folder actually read under ``"_loaded_from"``.
+
     Raises
     ------
     ArtifactError
         Naming the file and what is wrong with it.
     """
-    folder = resolve_folder(folder)
+    candidates = resolve_folder(folder)
+    errors: list[ArtifactError] = []
+    for candidate in candidates:
+        try:
+            data = _read_consistent(candidate)
+        except ArtifactError as exc:
+            errors.append(exc)
+            continue
+        if candidate != Path(folder).expanduser():
+            logger.warning(
+                "%s is missing: the last save there was interrupted. Loaded the complete predictor "
+                "it left at %s; save again (or rename that folder) to put it back in place.",
+                folder,
+                candidate,
+            )
+        return data
+    raise errors[0]
+
+
+def manifest_digest(folder: Path) -> str | None:
+    """sha256 of ``folder/easytx.json`` (``None`` if unreadable): changes with every save."""
+    try:
+        return hashlib.sha256((Path(folder) / MANIFEST).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _read_consistent(folder: Path, attempts: int = 3) -> dict[str, Any]:
+    for attempt in range(attempts):
+        before = manifest_digest(folder)
+        try:
+            data = _verify(folder)
+        except ArtifactError:
+            if attempt + 1 < attempts and manifest_digest(folder) != before:
+                continue  # a save replaced the folder meanwhile: verify the new one
+            raise
+        if manifest_digest(folder) == before:
+            data["_loaded_from"] = str(folder)
+            data["_manifest_digest"] = before
+            return data
+    raise ArtifactError(f"{folder} kept changing while it was read (saves in quick succession); try again.")
+
+
+def _verify(folder: Path) -> dict[str, Any]:
     if not folder.is_dir():
         raise ArtifactError(f"No predictor folder at {folder}.")
     manifest_path = folder / MANIFEST
@@ -419,5 +464,4 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     ]
     if extra:
         raise ArtifactError(f"{folder} holds files not listed in {MANIFEST}: {extra[:5]}.")
-    data["_loaded_from"] = str(folder)
     return data

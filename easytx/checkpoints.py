@@ -51,7 +51,8 @@ def save_optimizer_state(optimizer: Any, path: Path) -> None:
     from safetensors.numpy import save_file
 
     variables = list(optimizer.variables())
-    tensors = {f"{i:05d}": np.ascontiguousarray(v.numpy()) for i, v in enumerate(variables)}
+    # np.array keeps 0-d scalars (the step count) 0-d; ascontiguousarray would make them 1-d
+    tensors = {f"{i:05d}": np.array(v.numpy(), order="C") for i, v in enumerate(variables)}
     metadata = {
         "format": _FORMAT,
         "names": json.dumps([v.name for v in variables]),
