@@ -155,6 +155,14 @@ def check_texts(
             f"{_positions(empty)}. Training refuses empty texts; drop those rows."
         )
     if allow_pairs:
+        pairs = [isinstance(item, (tuple, list)) for item in items]
+        if any(pairs) and not all(pairs):
+            first_single = pairs.index(False)
+            raise DataTypeError(
+                f"`{name}` mixes (text_a, text_b) pairs and single texts (position {pairs.index(True)} "
+                f"is a pair, position {first_single} a single text). Pass only pairs for a "
+                "sentence-pair model, or only texts."
+            )
         return [tuple(item) if isinstance(item, (tuple, list)) else item for item in items]
     return items
 

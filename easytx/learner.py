@@ -24,7 +24,7 @@ from . import (
 )
 from . import callbacks as cb
 from .data import check_positive_int
-from .errors import ConfigError, DataTypeError, NotFittedError
+from .errors import ArtifactError, ConfigError, DataTypeError, NotFittedError
 from .inference import predict_logits
 from .preprocess import TransformerDataset
 from .tasks import task_from_name
@@ -260,7 +260,7 @@ class Learner:
 
     def _restore_checkpoint(self, folder: Path, run: dict, epochs: int) -> dict | None:
         """Load weights, optimizer state and data order from ``folder``; return its progress."""
-        from . import checkpoints
+        from . import artifacts, checkpoints
 
         state = checkpoints.read_progress(folder)
         if state is None:
@@ -269,9 +269,14 @@ class Learner:
         checkpoints.check_resumable(
             state, run=run, steps_per_epoch=self.steps_per_epoch, epochs=epochs, folder=folder
         )
+        for key in ("weights", "optimizer"):
+            name = state.get(key)
+            if name is not None and (not isinstance(name, str) or Path(name).name != name):
+                raise ArtifactError(f"{folder / checkpoints.PROGRESS} names a {key} file outside the folder.")
         weights = folder / state["weights"]
         if not weights.is_file():
             raise ConfigError(f"{weights}, named in {folder / checkpoints.PROGRESS}, is missing.")
+        artifacts.check_h5_weights_only(weights)  # arrays only, never a serialized model
         self.model.load_weights(str(weights))
         if state.get("optimizer"):
             checkpoints.restore_optimizer_state(

@@ -783,6 +783,14 @@ CASES: list[Case] = [
         lambda c: c.predictor.predict(["ok", b"caf\xc3\xa9"]),
     ),
     Case(
+        "predict-mixed-pairs",
+        "prediction",
+        "a list mixing `(text_a, text_b)` pairs and single texts",
+        DataTypeError,
+        ("mixes (text_a, text_b) pairs and single texts (position 0 is a pair, position 1",),
+        lambda c: c.predictor.predict([("a", "b"), "c"]),
+    ),
+    Case(
         "predict-batch-size-0",
         "prediction",
         "`get_predictor(..., batch_size=0)`",
