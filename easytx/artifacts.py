@@ -23,6 +23,7 @@ import shutil
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -202,7 +203,9 @@ def write_folder(folder: str | os.PathLike, write_parts: Callable[[Path], None],
     try:
         write_parts(tmp)
         checksums = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in _files(tmp)}
-        _write_manifest(tmp, {"schema_version": SCHEMA_VERSION, **manifest, "files": checksums})
+        # a fresh save_id makes every save's manifest unique, so readers can tell saves apart
+        data = {"schema_version": SCHEMA_VERSION, **manifest, "save_id": uuid.uuid4().hex, "files": checksums}
+        _write_manifest(tmp, data)
         _fsync_tree(tmp)
         if folder.exists():
             if not (folder / MANIFEST).is_file() and any(folder.iterdir()):
@@ -365,50 +368,60 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     ArtifactError
         Naming the file and what is wrong with it.
     """
-    candidates = resolve_folder(folder)
-    errors: list[ArtifactError] = []
-    for candidate in candidates:
-        try:
-            data = _read_consistent(candidate)
-        except ArtifactError as exc:
-            errors.append(exc)
-            continue
-        if candidate != Path(folder).expanduser():
-            logger.warning(
-                "%s is missing: the last save there was interrupted. Loaded the complete predictor "
-                "it left at %s; save again (or rename that folder) to put it back in place.",
-                folder,
-                candidate,
-            )
-        return data
-    raise errors[0]
+    wanted = Path(folder).expanduser()
+    for _ in range(5):
+        errors: list[ArtifactError] = []
+        changed = False
+        for candidate in resolve_folder(wanted):
+            before = folder_identity(candidate)
+            try:
+                data = _verify(candidate)
+            except ArtifactError as exc:
+                if folder_identity(candidate) != before:
+                    changed = True  # a save replaced the folder meanwhile: verify the new one
+                    break
+                errors.append(exc)
+                continue
+            if folder_identity(candidate) != before:
+                changed = True
+                break
+            if candidate != wanted:
+                logger.warning(
+                    "%s is missing: the last save there was interrupted. Loaded the complete "
+                    "predictor it left at %s; save again (or rename that folder) to put it back.",
+                    wanted,
+                    candidate,
+                )
+            data["_loaded_from"] = str(candidate)
+            data["_identity"] = before
+            return data
+        if not changed:
+            raise errors[0]
+        time.sleep(0.02)
+    raise ArtifactError(f"{wanted} kept changing while it was read (saves in quick succession); try again.")
 
 
-def manifest_digest(folder: Path) -> str | None:
-    """sha256 of ``folder/easytx.json`` (``None`` if unreadable): changes with every save."""
+def folder_identity(folder: Path) -> str | None:
+    """Changes whenever a save puts a new folder at ``folder``: its inode and its manifest's hash."""
     try:
-        return hashlib.sha256((Path(folder) / MANIFEST).read_bytes()).hexdigest()
+        info = os.stat(folder)
+        digest = hashlib.sha256((Path(folder) / MANIFEST).read_bytes()).hexdigest()
     except OSError:
         return None
-
-
-def _read_consistent(folder: Path, attempts: int = 3) -> dict[str, Any]:
-    for attempt in range(attempts):
-        before = manifest_digest(folder)
-        try:
-            data = _verify(folder)
-        except ArtifactError:
-            if attempt + 1 < attempts and manifest_digest(folder) != before:
-                continue  # a save replaced the folder meanwhile: verify the new one
-            raise
-        if manifest_digest(folder) == before:
-            data["_loaded_from"] = str(folder)
-            data["_manifest_digest"] = before
-            return data
-    raise ArtifactError(f"{folder} kept changing while it was read (saves in quick succession); try again.")
+    return f"{info.st_dev}:{info.st_ino}:{digest}"
 
 
 def _verify(folder: Path) -> dict[str, Any]:
+    """All checks of :func:`read_manifest` on one folder; file-system errors become ArtifactError."""
+    try:
+        return _verify_files(folder)
+    except ArtifactError:
+        raise
+    except OSError as exc:  # e.g. a file vanished because a save replaced the folder meanwhile
+        raise ArtifactError(f"{folder} could not be read: {exc.strerror or exc} ({exc.filename}).") from None
+
+
+def _verify_files(folder: Path) -> dict[str, Any]:
     if not folder.is_dir():
         raise ArtifactError(f"No predictor folder at {folder}.")
     manifest_path = folder / MANIFEST

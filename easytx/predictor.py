@@ -242,14 +242,14 @@ class Predictor:
         """
         path = Path(folder).expanduser()
         for attempt in range(3):
-            before = artifacts.manifest_digest(path)
+            before = artifacts.folder_identity(path)
             try:
-                predictor, digest, loaded_from = cls._load_once(folder, batch_size)
+                predictor, identity, loaded_from = cls._load_once(folder, batch_size)
             except ArtifactError:
-                if attempt < 2 and artifacts.manifest_digest(path) != before:
+                if attempt < 2 and artifacts.folder_identity(path) != before:
                     continue  # replaced by a save while loading: load the new one
                 raise
-            if artifacts.manifest_digest(loaded_from) == digest:
+            if artifacts.folder_identity(loaded_from) == identity:
                 return predictor
         raise ArtifactError(f"{folder} kept changing while it was loaded (saves in quick succession).")
 
@@ -257,7 +257,7 @@ class Predictor:
     def _load_once(cls, folder: str | os.PathLike, batch_size: int | None) -> tuple:
         meta = artifacts.read_manifest(folder)
         folder = Path(meta.pop("_loaded_from"))
-        digest = meta.pop("_manifest_digest")
+        identity = meta.pop("_identity")
         if batch_size is None:
             batch_size = meta.get("batch_size", 64)
         check_positive_int(batch_size, "batch_size")
@@ -294,7 +294,7 @@ class Predictor:
                 f"{folder / 'easytx.json'} describes {expected}: the files do not belong together."
             )
         model._easytx_task = task
-        return cls(model, preproc, batch_size=batch_size, metrics=meta.get("metrics")), digest, folder
+        return cls(model, preproc, batch_size=batch_size, metrics=meta.get("metrics")), identity, folder
 
 
 def get_predictor(model: Any, preproc: Transformer, batch_size: int = 64) -> Predictor:
