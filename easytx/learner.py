@@ -224,6 +224,8 @@ class Learner:
             driver.scale = float(state["lr_scale"])
         cbs = [driver, cb.BatchHistory(self.batch_history)]
         cbs += [c(driver) if callable(c) and not isinstance(c, type) else c for c in extra_callbacks]
+        if checkpoint_folder is not None and not resume:
+            self._set_aside_old_checkpoint(Path(checkpoint_folder))
         if checkpoint_folder is not None:
             extra = {"run": run or {}, "steps_per_epoch": self.steps_per_epoch, "epochs": epochs}
             cbs.append(cb.EpochCheckpoint(checkpoint_folder, driver, extra=extra, data=self.train_data))
@@ -257,6 +259,22 @@ class Learner:
                     "had reached."
                 )
         return self.history
+
+    @staticmethod
+    def _set_aside_old_checkpoint(folder: Path) -> None:
+        """A fresh run must not leave an older run's progress.json to be resumed by mistake."""
+        from . import checkpoints
+
+        progress = folder / checkpoints.PROGRESS
+        if progress.is_file():
+            previous = folder / "progress-previous.json"
+            progress.replace(previous)
+            logger.warning(
+                "%s held a checkpoint of an earlier run; this run starts afresh (its record is kept "
+                "as %s). Pass resume=True to continue a run instead.",
+                folder,
+                previous.name,
+            )
 
     def _restore_checkpoint(self, folder: Path, run: dict, epochs: int) -> dict | None:
         """Load weights, optimizer state and data order from ``folder``; return its progress."""

@@ -453,6 +453,14 @@ def test_ctrl_c_keeps_best_weights_then_resume_continues_the_schedule(
     for a, b in zip(second.model.get_weights(), finished):
         np.testing.assert_array_equal(a, b)
 
+    # a fresh run (resume=False) into the same folder sets the old record aside, so a crash in
+    # its first epoch can never resume the earlier run by mistake
+    with caplog.at_level("WARNING", logger="easytx"):
+        second.fit_onecycle(lr, 1, checkpoint_folder=folder, verbose=0)
+    assert "held a checkpoint of an earlier run" in caplog.text
+    assert json.loads((folder / "progress-previous.json").read_text())["epoch"] == 3
+    assert json.loads((folder / "progress.json").read_text())["run"]["epochs"] == 1
+
 
 TRAIN_CHILD = """
 import sys, time
