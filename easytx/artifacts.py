@@ -361,13 +361,19 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     If a save replaces the folder while it is being verified, the verification starts again on
     the new contents. If the folder is missing because a save crashed half-way (see
     :func:`write_folder`), the complete copy that save left aside is verified and used, with a
-    warning. The returned dict carries the folder actually read under ``"_loaded_from"``.
+    warning (:func:`verify_folder` also says which folder was read).
 
     Raises
     ------
     ArtifactError
         Naming the file and what is wrong with it.
     """
+    return verify_folder(folder)[0]
+
+
+def verify_folder(folder: str | os.PathLike) -> tuple[dict[str, Any], Path, str | None]:
+    """:func:`read_manifest`, also returning the folder actually read and its
+    :func:`folder_identity` at the time (to notice a save that replaces it later)."""
     wanted = Path(folder).expanduser()
     for _ in range(5):
         errors: list[ArtifactError] = []
@@ -392,9 +398,7 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
                     wanted,
                     candidate,
                 )
-            data["_loaded_from"] = str(candidate)
-            data["_identity"] = before
-            return data
+            return data, candidate, before
         if not changed:
             raise errors[0]
         time.sleep(0.02)

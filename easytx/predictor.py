@@ -255,9 +255,7 @@ class Predictor:
 
     @classmethod
     def _load_once(cls, folder: str | os.PathLike, batch_size: int | None) -> tuple:
-        meta = artifacts.read_manifest(folder)
-        folder = Path(meta.pop("_loaded_from"))
-        identity = meta.pop("_identity")
+        meta, folder, identity = artifacts.verify_folder(folder)
         if batch_size is None:
             batch_size = meta.get("batch_size", 64)
         check_positive_int(batch_size, "batch_size")
