@@ -42,6 +42,7 @@ _LAZY = {
     "load_predictor": "predictor",
     "Predictor": "predictor",
     "finetune": "quick",
+    "tune": "tuning",
     "text": None,
 }
 
