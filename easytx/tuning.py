@@ -47,8 +47,11 @@ HYPERPARAMETERS = ("lr", "epochs", "batch_size", "maxlen", "weight_decay")
 _INT_PARAMS = ("epochs", "batch_size", "maxlen")
 _CLASSIFICATION_METRICS = ("accuracy", "macro_f1", "loss")
 _LOWER_IS_BETTER = ("loss",)
-_GRID_LR_FACTORS = (0.5, 1.0, 2.0)  # lr="auto": candidates around lr_find's min_div10
-_OPTUNA_LR_SPAN = 4.0  # lr="auto" with optuna: log-uniform in [s / 4, s * 4]
+# lr="auto": lr_find's min_div10 suggestion s (a tenth of the lr at the lowest loss) is the top of
+# the safe range; going above it diverged on real data (MiniLM on code snippets: 2s scored 0.31
+# against 0.65 for s), so the candidates go down from it.
+_GRID_LR_FACTORS = (1.0, 0.5, 0.25)
+_OPTUNA_LR_LOW = 0.1  # lr="auto" with optuna: log-uniform in [s / 10, s]
 _OPTUNA_DEFAULT_TRIALS = 10
 
 
@@ -166,9 +169,7 @@ def _check_value(name: str, value: Any) -> Any:
     """One candidate value of hyperparameter ``name``, checked and normalised."""
     if name == "lr":
         if not _is_number(value) or value <= 0:
-            raise ConfigError(
-                f"`lr` candidates must be positive numbers (or lr='auto'). Received: {value!r}"
-            )
+            raise ConfigError(f"`lr` candidates must be positive numbers (or lr='auto'). Received: {value!r}")
         return float(value)
     if name == "weight_decay":
         if not _is_number(value) or value < 0:
@@ -353,7 +354,12 @@ class _Search:
         else:
             optuna = _import_optuna()
             sampler = optuna.samplers.TPESampler(seed=seed)
-            self.study = optuna.create_study(direction=direction, sampler=sampler)
+            verbosity = optuna.logging.get_verbosity()
+            optuna.logging.set_verbosity(optuna.logging.WARNING)  # its "study created" line
+            try:
+                self.study = optuna.create_study(direction=direction, sampler=sampler)
+            finally:
+                optuna.logging.set_verbosity(verbosity)
             self.total = trials if trials is not None else None
         self._pending: Any = None
 
@@ -430,8 +436,8 @@ def tune(
         Number of folds (2 <= k <= the smallest class count).
     lr : float, list, Range or "auto"
         Peak learning rate of the one-cycle schedule. ``"auto"`` runs :meth:`Learner.lr_find`
-        once (on the first fold's training part) and tries half, one and two times its
-        ``min_div10`` suggestion (Optuna: log-uniform between a quarter and four times it).
+        once (on the first fold's training part) and tries its ``min_div10`` suggestion, half
+        and a quarter of it (Optuna: log-uniform between a tenth of it and it).
     epochs, batch_size, maxlen, weight_decay : value, list or Range
         ``batch_size=None``: the data's batch size (``train.batch(n)``), else the preprocessor's,
         else 32. ``maxlen=None``: the preprocessor's (``"auto"`` for a bare model name). Each
@@ -480,7 +486,7 @@ def tune(
     >>> result.save("codebert_lang")  # doctest: +SKIP
     """
     started = time.perf_counter()
-    # ---- options (checked before anything heavy loads)
+    # ---- options: all checked before anything heavy loads
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 2:
         raise ConfigError(
             f"`k` must be an int >= 2 (the number of cross-validation folds). Received: k={k!r}"
@@ -503,208 +509,70 @@ def tune(
             "is none. Pass refit=True, or leave test out."
         )
     log_level = logging.INFO if verbose else logging.DEBUG
-    fit_verbose = 1 if verbose and verbose >= 2 else 0
 
-    # ---- what to fine-tune
-    from .learner import get_learner
-    from .predictor import Predictor
-    from .preprocess import Transformer
-
-    start_model = None
-    if isinstance(model, (str, os.PathLike)):
-        base = Transformer(model, maxlen="auto", verbose=0)
-    elif isinstance(model, Transformer):
-        base = model
-    elif hasattr(model, "config") and hasattr(model, "fit"):
-        base = getattr(model, "_easytx_preproc", None)
-        if base is None:
-            raise DataTypeError(
-                "`model` is a TF model that easytx did not build, so its preprocessor is unknown. "
-                "Pass the model from Transformer.get_classifier(), the Transformer itself, or a "
-                "model name."
-            )
-        start_model = model
-    else:
-        raise DataTypeError(
-            "`model` must be a model name or folder, an easytx Transformer, or the model from "
-            f"Transformer.get_classifier(). Received an object of type {type(model).__name__}."
-        )
-    task = base.task
-    if task.name == "classification" and metric not in _CLASSIFICATION_METRICS:
+    # ---- what to fine-tune, on which data, over which folds
+    base, start_model = _resolve_model(model)
+    if base.task.name == "classification" and metric not in _CLASSIFICATION_METRICS:
         raise ConfigError(
             f"Unknown `metric` {metric!r}; expected one of {list(_CLASSIFICATION_METRICS)}."
             + closest_match_hint(metric, _CLASSIFICATION_METRICS)
         )
     direction = "minimize" if metric in _LOWER_IS_BETTER else "maximize"
-
-    # ---- data and folds
-    fitted = hasattr(base, "labels_")
     texts, labels, given_train = _texts_and_labels(train, "train", base)
-    test_texts = test_labels = None
     if test is not None:
         test_texts, test_labels, _ = _texts_and_labels(test, "test", base)
     folds = _folds(labels, k, seed)
-    data_batch = getattr(train, "batch_size", None)
     if "batch_size" not in space:
-        space["batch_size"] = [data_batch or base.batch_size or 32]
+        space["batch_size"] = [getattr(train, "batch_size", None) or base.batch_size or 32]
     if "maxlen" not in space:
-        space["maxlen"] = [base.maxlen_ if fitted else base.maxlen]
+        space["maxlen"] = [base.maxlen_ if hasattr(base, "labels_") else base.maxlen]
     space = {name: space[name] for name in HYPERPARAMETERS}
+    bench = _Bench(base, start_model, texts, labels, given_train, seed=seed, fit_verbose=int(verbose >= 2))
 
-    # ---- one tokenized copy of the training data per maximum length
-    base.tokenizer  # noqa: B018 - load once; copies share it
-    prepared: dict = {}
-
-    def prepare(length: Any) -> tuple[Any, Any]:
-        if length in prepared:
-            return prepared[length]
-        if given_train is not None and fitted and length == base.maxlen_:
-            entry = (base, given_train)
-        else:
-            preproc = copy.copy(base)
-            preproc.maxlen, preproc.verbose = length, 0
-            dataset = preproc.preprocess_train(texts, labels)
-            if fitted and list(preproc.labels_.classes_) != list(base.labels_.classes_):
-                raise DataError(
-                    f"`train` holds the classes {preproc.labels_.classes_}, but the model was built for "
-                    f"{base.labels_.classes_}. Tune on the data the Transformer was fitted on."
-                )
-            entry = (preproc, dataset)
-        prepared[length] = entry
-        prepared[entry[0].maxlen_] = entry
-        return entry
-
-    first_maxlen = space["maxlen"][0] if isinstance(space["maxlen"], list) else int(space["maxlen"].low)
-    if start_model is None:
-        start_model = prepare(first_maxlen)[0].get_classifier(seed=seed)
-    initial_weights = start_model.get_weights()
-
-    reusable: dict = {}
-
-    def learner_for(data: Any, params: dict) -> Any:
-        """A learner on ``data`` whose model starts from the initial weights and a fresh optimizer.
-
-        Compiling retraces the training step (seconds per fold), so while batch size and weight
-        decay stay the same the compiled learner is reused: weights restored, optimizer state
-        (step count, Adam moments) zeroed, which is what a new optimizer holds.
-        """
-        start_model.set_weights(initial_weights)
-        key = (params["batch_size"], params["weight_decay"])
-        learner = reusable.get(key)
-        if learner is None:
-            reusable.clear()
-            learner = reusable[key] = get_learner(
-                start_model,
-                train_data=data,
-                batch_size=params["batch_size"],
-                weight_decay=params["weight_decay"],
-                seed=seed,
-            )
-            return learner
-        for variable in start_model.optimizer.variables():
-            variable.assign(np.zeros(variable.shape, variable.dtype.as_numpy_dtype))
-        learner.train_data, learner.val_data = data, None
-        learner.history, learner.batch_history, learner.lr_finder_ = None, {}, None
-        return learner
-
-    # ---- lr="auto": seed the candidates with the lr finder
+    # ---- lr="auto": seed the candidates with the lr finder (first fold's training part only)
     lr_suggestions = None
     if space["lr"] == "auto":
-        first = {
-            name: (choice[0] if isinstance(choice, list) else int(choice.low))
-            for name, choice in space.items()
-            if name != "lr"
-        }
-        if isinstance(space["weight_decay"], Range):
-            first["weight_decay"] = float(space["weight_decay"].low)
-        _, dataset = prepare(first["maxlen"])
-        learner = learner_for(dataset.subset(folds[0][0]), first)
-        lr_suggestions = learner.lr_find(num_steps=lr_find_steps, verbose=fit_verbose, suggest=False)
+        lr_suggestions = bench.lr_find(space, folds[0][0], lr_find_steps)
         s = lr_suggestions.min_div10
         if search == "grid":
             space["lr"] = list(dict.fromkeys(_round_lr(s * f) for f in _GRID_LR_FACTORS))
         else:
-            space["lr"] = Range(s / _OPTUNA_LR_SPAN, s * _OPTUNA_LR_SPAN, log=True)
-        logger.log(
-            log_level,
-            "tune: lr_find suggests %.2e (min_div10); lr candidates: %s",
-            s,
-            space["lr"] if isinstance(space["lr"], Range) else [f"{v:.2e}" for v in space["lr"]],
-        )
+            space["lr"] = Range(s * _OPTUNA_LR_LOW, s, log=True)
+        shown = space["lr"] if isinstance(space["lr"], Range) else [f"{v:.2e}" for v in space["lr"]]
+        logger.log(log_level, "tune: lr_find suggests %.2e (min_div10); lr candidates: %s", s, shown)
 
+    # ---- the trials
     if search == "optuna" and trials is None and timeout is None:
         trials = _OPTUNA_DEFAULT_TRIALS
         logger.log(log_level, "tune: no budget given; Optuna runs %d trials.", trials)
     searcher = _Search(space, search, trials, direction, seed)
     total = "?" if searcher.total is None else str(searcher.total)
-    better = (lambda a, b: a < b) if direction == "minimize" else (lambda a, b: a > b)
-
-    # ---- the trials
     trial_rows: list[dict] = []
     fold_rows: list[dict] = []
     best: dict | None = None
     for number, params in enumerate(searcher, start=1):
         if timeout is not None and number > 1 and time.perf_counter() - started >= timeout:
-            logger.log(log_level, "tune: time budget of %.0f s reached after %d trial(s).", timeout, number - 1)
-            break
-        trial_start = time.perf_counter()
-        params = dict(params)
-        preproc, dataset = prepare(params["maxlen"])
-        params["maxlen"] = int(preproc.maxlen_)
-        per_fold: list[dict] = []
-        for fold, (train_idx, val_idx) in enumerate(folds, start=1):
-            fold_start = time.perf_counter()
-            learner = learner_for(dataset.subset(train_idx), params)
-            learner.fit_onecycle(params["lr"], params["epochs"], verbose=fit_verbose)
-            scores = _evaluate(start_model, task, dataset.subset(val_idx), learner.eval_batch_size)
-            if metric not in scores:
-                raise ConfigError(
-                    f"Unknown `metric` {metric!r}; this task reports {sorted(scores)}."
-                    + closest_match_hint(metric, scores)
-                )
-            per_fold.append(scores)
-            seconds = time.perf_counter() - fold_start
-            fold_rows.append(
-                {"trial": number, "fold": fold, "n_train": len(train_idx), "n_val": len(val_idx)}
-                | scores
-                | {"seconds": seconds}
-            )
-            so_far = [s[metric] for s in per_fold]
             logger.log(
-                log_level,
-                "tune: trial %d/%s fold %d/%d: %s=%.4f (mean so far %.4f) %s [%.0f s]",
-                number,
-                total,
-                fold,
-                k,
-                metric,
-                scores[metric],
-                float(np.mean(so_far)),
-                _fmt_params(params),
-                seconds,
+                log_level, "tune: time budget of %.0f s reached after %d trial(s).", timeout, number - 1
             )
-        values = np.array([s[metric] for s in per_fold])
-        mean, std = float(values.mean()), float(values.std())
-        searcher.tell(mean)
-        row = {"trial": number, **params}
-        row |= {f"fold_{i}": float(v) for i, v in enumerate(values, start=1)}
-        row |= {"mean": mean, "std": std}
-        for name in per_fold[0]:
-            if name != metric:
-                other = np.array([s[name] for s in per_fold])
-                row |= {f"{name}_mean": float(other.mean()), f"{name}_std": float(other.std())}
-        row["seconds"] = time.perf_counter() - trial_start
+            break
+        label = f"trial {number}/{total}"
+        row, rows = bench.cross_validate(dict(params), folds, metric, label, log_level)
+        searcher.tell(row["mean"])
+        row = {"trial": number} | row
         trial_rows.append(row)
-        if best is None or better(mean, best["mean"]):
+        fold_rows += [{"trial": number} | r for r in rows]
+        if best is None or (
+            row["mean"] < best["mean"] if direction == "minimize" else row["mean"] > best["mean"]
+        ):
             best = row
         logger.log(
             log_level,
-            "tune: trial %d/%s: %s %.4f ± %.4f over %d folds (best so far: trial %d, %.4f ± %.4f) [%.0f s]",
-            number,
-            total,
+            "tune: %s: %s %.4f ± %.4f over %d folds (best so far: trial %d, %.4f ± %.4f) [%.0f s]",
+            label,
             metric,
-            mean,
-            std,
+            row["mean"],
+            row["std"],
             k,
             best["trial"],
             best["mean"],
@@ -714,13 +582,10 @@ def tune(
 
     import pandas as pd
 
-    trials_table = pd.DataFrame(trial_rows)
-    folds_table = pd.DataFrame(fold_rows)
-    best_params = {name: best[name] for name in HYPERPARAMETERS}
     result = TuneResult(
-        trials=trials_table,
-        folds=folds_table,
-        best_params=best_params,
+        trials=pd.DataFrame(trial_rows),
+        folds=pd.DataFrame(fold_rows),
+        best_params={name: best[name] for name in HYPERPARAMETERS},
         best_trial=int(best["trial"]),
         metric=metric,
         best_mean=float(best["mean"]),
@@ -729,31 +594,191 @@ def tune(
         lr_suggestions=lr_suggestions,
     )
 
-    # ---- refit the winner on all training data; score the test split once
+    # ---- refit the winner on all training data, then score the test split once
     if refit:
-        preproc, dataset = prepare(best_params["maxlen"])
         logger.log(
             log_level,
             "tune: refitting trial %d on all %d training rows: %s",
             result.best_trial,
-            len(dataset),
-            _fmt_params(best_params),
+            len(texts),
+            _fmt_params(result.best_params),
         )
-        learner = learner_for(dataset, best_params)
-        learner.fit_onecycle(best_params["lr"], best_params["epochs"], verbose=fit_verbose)
-        start_model._easytx_preproc = preproc
-        metrics = {
-            f"cv_{metric}_mean": result.best_mean,
-            f"cv_{metric}_std": result.best_std,
-            "cv_k": k,
-        }
+        result.learner, result.preproc = bench.refit(result.best_params)
+        metrics = {f"cv_{metric}_mean": result.best_mean, f"cv_{metric}_std": result.best_std, "cv_k": k}
         if test is not None:
-            test_data = preproc.preprocess_test(test_texts, test_labels)
-            result.test_scores = _evaluate(start_model, task, test_data, learner.eval_batch_size)
-            learner.val_data = test_data
+            test_data = result.preproc.preprocess_test(test_texts, test_labels)
+            result.test_scores = _evaluate(bench.model, base.task, test_data, result.learner.eval_batch_size)
+            result.learner.val_data = test_data  # for learner.validate(), now that the choice is made
             metrics = result.test_scores | metrics
-        result.learner, result.preproc = learner, preproc
-        result.predictor = Predictor(start_model, preproc, metrics=metrics)
+        from .predictor import Predictor
+
+        result.predictor = Predictor(bench.model, result.preproc, metrics=metrics)
     result.seconds = time.perf_counter() - started
     logger.log(log_level, "tune: done in %.0f s\n%s", result.seconds, result.summary())
     return result
+
+
+def _resolve_model(model: Any) -> tuple[Any, Any]:
+    """(Transformer, starting model or None) from what the caller passed as ``model``."""
+    from .preprocess import Transformer
+
+    if isinstance(model, (str, os.PathLike)):
+        return Transformer(model, maxlen="auto", verbose=0), None
+    if isinstance(model, Transformer):
+        return model, None
+    if hasattr(model, "config") and hasattr(model, "fit"):
+        base = getattr(model, "_easytx_preproc", None)
+        if base is None:
+            raise DataTypeError(
+                "`model` is a TF model that easytx did not build, so its preprocessor is unknown. "
+                "Pass the model from Transformer.get_classifier(), the Transformer itself, or a "
+                "model name."
+            )
+        return base, model
+    raise DataTypeError(
+        "`model` must be a model name or folder, an easytx Transformer, or the model from "
+        f"Transformer.get_classifier(). Received an object of type {type(model).__name__}."
+    )
+
+
+class _Bench:
+    """The working state of one ``tune`` call: tokenized data per maxlen, the model and its
+    starting weights, and a compiled learner reused across folds."""
+
+    def __init__(
+        self,
+        base: Any,
+        model: Any,
+        texts: list,
+        labels: list,
+        given_train: Any,
+        *,
+        seed: int | None,
+        fit_verbose: int,
+    ):
+        self.base = base
+        self.texts, self.labels, self.given_train = texts, labels, given_train
+        self.seed, self.fit_verbose = seed, fit_verbose
+        self.fitted = hasattr(base, "labels_")
+        self._prepared: dict = {}
+        self._reusable: dict = {}
+        base.tokenizer  # noqa: B018 - load once; the per-maxlen copies share it
+        if model is None:
+            first = base.maxlen_ if self.fitted else base.maxlen
+            model = self.prepare(first)[0].get_classifier(seed=seed)
+        self.model = model
+        self.initial_weights = model.get_weights()
+
+    def prepare(self, length: Any) -> tuple[Any, Any]:
+        """(preprocessor, tokenized training data) for maximum length ``length``, made once."""
+        if length in self._prepared:
+            return self._prepared[length]
+        if self.given_train is not None and self.fitted and length == self.base.maxlen_:
+            entry = (self.base, self.given_train)
+        else:
+            preproc = copy.copy(self.base)
+            preproc.maxlen, preproc.verbose = length, 0
+            dataset = preproc.preprocess_train(self.texts, self.labels)
+            if self.fitted and list(preproc.labels_.classes_) != list(self.base.labels_.classes_):
+                raise DataError(
+                    f"`train` holds the classes {preproc.labels_.classes_}, but the model was built "
+                    f"for {self.base.labels_.classes_}. Tune on the data the Transformer was fitted on."
+                )
+            entry = (preproc, dataset)
+        self._prepared[length] = self._prepared[entry[0].maxlen_] = entry
+        return entry
+
+    def learner(self, data: Any, params: dict) -> Any:
+        """A learner on ``data`` whose model starts from the initial weights and a fresh optimizer.
+
+        Compiling retraces the training step (seconds per fold), so while batch size and weight
+        decay stay the same the compiled learner is reused: weights restored, optimizer state
+        (step count, Adam moments) zeroed, which is what a new optimizer holds.
+        """
+        from .learner import get_learner
+
+        self.model.set_weights(self.initial_weights)
+        key = (params["batch_size"], params["weight_decay"])
+        learner = self._reusable.get(key)
+        if learner is None:
+            self._reusable.clear()
+            learner = self._reusable[key] = get_learner(
+                self.model,
+                train_data=data,
+                batch_size=params["batch_size"],
+                weight_decay=params["weight_decay"],
+                seed=self.seed,
+            )
+            return learner
+        for variable in self.model.optimizer.variables():
+            variable.assign(np.zeros(variable.shape, variable.dtype.as_numpy_dtype))
+        learner.train_data, learner.val_data = data, None
+        learner.history, learner.batch_history, learner.lr_finder_ = None, {}, None
+        return learner
+
+    def lr_find(self, space: dict, train_index: np.ndarray, steps: int) -> Any:
+        """Run the lr finder with the first candidate of every other hyperparameter."""
+        first = {}
+        for name, choice in space.items():
+            if name != "lr":
+                first[name] = choice[0] if isinstance(choice, list) else choice.low
+        for name in _INT_PARAMS:
+            if isinstance(space[name], Range):
+                first[name] = int(first[name])
+        _, dataset = self.prepare(first["maxlen"])
+        learner = self.learner(dataset.subset(train_index), first)
+        return learner.lr_find(num_steps=steps, verbose=self.fit_verbose, suggest=False)
+
+    def cross_validate(
+        self, params: dict, folds: list, metric: str, label: str, log_level: int
+    ) -> tuple[dict, list[dict]]:
+        """Fine-tune and score ``params`` on every fold: (trial row, fold rows)."""
+        started = time.perf_counter()
+        preproc, dataset = self.prepare(params["maxlen"])
+        params["maxlen"] = int(preproc.maxlen_)
+        per_fold: list[dict] = []
+        rows: list[dict] = []
+        for fold, (train_idx, val_idx) in enumerate(folds, start=1):
+            fold_start = time.perf_counter()
+            learner = self.learner(dataset.subset(train_idx), params)
+            learner.fit_onecycle(params["lr"], params["epochs"], verbose=self.fit_verbose)
+            scores = _evaluate(self.model, self.base.task, dataset.subset(val_idx), learner.eval_batch_size)
+            if metric not in scores:
+                raise ConfigError(
+                    f"Unknown `metric` {metric!r}; this task reports {sorted(scores)}."
+                    + closest_match_hint(metric, scores)
+                )
+            per_fold.append(scores)
+            seconds = time.perf_counter() - fold_start
+            rows.append({"fold": fold, "n_train": len(train_idx), "n_val": len(val_idx)} | scores)
+            rows[-1]["seconds"] = seconds
+            logger.log(
+                log_level,
+                "tune: %s fold %d/%d: %s=%.4f (mean so far %.4f) %s [%.0f s]",
+                label,
+                fold,
+                len(folds),
+                metric,
+                scores[metric],
+                float(np.mean([s[metric] for s in per_fold])),
+                _fmt_params(params),
+                seconds,
+            )
+        values = np.array([s[metric] for s in per_fold])
+        row = dict(params)
+        row |= {f"fold_{i}": float(v) for i, v in enumerate(values, start=1)}
+        row |= {"mean": float(values.mean()), "std": float(values.std())}
+        for name in per_fold[0]:
+            if name != metric:
+                other = np.array([s[name] for s in per_fold])
+                row |= {f"{name}_mean": float(other.mean()), f"{name}_std": float(other.std())}
+        row["seconds"] = time.perf_counter() - started
+        return row, rows
+
+    def refit(self, params: dict) -> tuple[Any, Any]:
+        """Fine-tune ``params`` on all training data: (learner, preprocessor)."""
+        preproc, dataset = self.prepare(params["maxlen"])
+        learner = self.learner(dataset, params)
+        learner.fit_onecycle(params["lr"], params["epochs"], verbose=self.fit_verbose)
+        self.model._easytx_preproc = preproc
+        return learner, preproc
