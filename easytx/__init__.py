@@ -43,6 +43,7 @@ _LAZY = {
     "Predictor": "predictor",
     "finetune": "quick",
     "convert_ktrain_predictor": "ktrain_compat",
+    "tune": "tuning",
     "text": None,
 }
 

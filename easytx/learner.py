@@ -23,7 +23,7 @@ from . import (
     schedules,
 )
 from . import callbacks as cb
-from .data import check_positive_int
+from .data import TextData, check_positive_int, check_texts
 from .errors import ArtifactError, ConfigError, DataTypeError, NotFittedError
 from .inference import predict_logits
 from .preprocess import TransformerDataset
@@ -775,6 +775,23 @@ def _suggest(lrs: list, losses: list) -> LRSuggestions:
     )
 
 
+def _encode_text_data(model: Any, train_data: Any, val_data: Any, batch_size: int | None) -> tuple:
+    """Tokenize TextData with the preprocessor that built ``model`` (the article's chaining)."""
+    preproc = getattr(model, "_easytx_preproc", None)
+    if preproc is None:
+        raise DataTypeError(
+            "get_learner received TextData, which needs the Transformer that built `model` to be "
+            "tokenized. Build the model with t.get_classifier(), or pass t.preprocess_train(data)."
+        )
+    if isinstance(train_data, TextData):
+        batch_size = batch_size or train_data.batch_size
+        check_texts(train_data.texts, name="train_data")  # training refuses empty texts
+        train_data = preproc.preprocess_test(train_data)
+    if isinstance(val_data, TextData):
+        val_data = preproc.preprocess_test(val_data)
+    return train_data, val_data, batch_size
+
+
 def get_learner(
     model: Any,
     train_data: TransformerDataset | None = None,
@@ -795,10 +812,11 @@ def get_learner(
     ----------
     model : transformers TF model
         From :meth:`Transformer.get_classifier`.
-    train_data, val_data : TransformerDataset
-        From :meth:`Transformer.preprocess_train` / :meth:`~Transformer.preprocess_test`.
+    train_data, val_data : TransformerDataset or TextData
+        From :meth:`Transformer.preprocess_train` / :meth:`~Transformer.preprocess_test`, or
+        :class:`~easytx.TextData` (tokenized with the Transformer that built ``model``).
     batch_size : int
-        Training batch size (default: the dataset's, else 32).
+        Training batch size (default: the data's, e.g. ``train.batch(16)``, else 32).
     eval_batch_size : int, optional
         Batch size for validation and prediction.
     workers, use_multiprocessing :
@@ -818,6 +836,8 @@ def get_learner(
     ...                              batch_size=32)  # doctest: +SKIP
     """
     del workers, use_multiprocessing
+    if isinstance(train_data, TextData) or isinstance(val_data, TextData):
+        train_data, val_data, batch_size = _encode_text_data(model, train_data, val_data, batch_size)
     if train_data is None:
         raise DataTypeError("get_learner needs train_data (from preprocess_train()).")
     for name, data in (("train_data", train_data), ("val_data", val_data)):

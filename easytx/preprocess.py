@@ -501,6 +501,7 @@ class Transformer:
             config_overrides=kwargs,
         )
         model._easytx_task = self.task.name  # lets get_learner/get_predictor check pairing
+        model._easytx_preproc = self  # lets get_learner and tune accept TextData with this model
         return model
 
     # ------------------------------------------------------------------ persistence
