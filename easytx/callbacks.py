@@ -19,6 +19,7 @@ from . import _env  # noqa: F401
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "inner_optimizer",
     "ScheduleCallback",
     "BatchHistory",
     "LRFinderCallback",
@@ -27,7 +28,13 @@ __all__ = [
 ]
 
 
+def inner_optimizer(optimizer):
+    """The optimizer itself, unwrapped from the loss-scale wrapper ``mixed_float16`` adds."""
+    return getattr(optimizer, "inner_optimizer", optimizer)
+
+
 def _set_hyper(optimizer, lr: float, momentum: float | None) -> None:
+    optimizer = inner_optimizer(optimizer)
     optimizer.learning_rate.assign(lr)
     if momentum is not None and hasattr(optimizer.beta_1, "assign"):
         optimizer.beta_1.assign(momentum)
@@ -73,7 +80,7 @@ class BatchHistory(tf_keras.callbacks.Callback):
         self.store = store
 
     def on_train_batch_end(self, batch, logs=None):
-        opt = self.model.optimizer
+        opt = inner_optimizer(self.model.optimizer)
         self.store.setdefault("lr", []).append(float(opt.learning_rate.numpy()))
         beta = opt.beta_1.numpy() if hasattr(opt.beta_1, "numpy") else opt.beta_1
         self.store.setdefault("momentum", []).append(float(beta))
@@ -182,6 +189,8 @@ class EpochCheckpoint(tf_keras.callbacks.Callback):
         self.extra = extra or {}
 
     def on_epoch_end(self, epoch, logs=None):
+        if not self.model.distribute_strategy.extended.should_checkpoint:
+            return  # multi-worker training: only the chief writes
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"weights-{epoch + 1:02d}.h5"
         tmp = path.with_suffix(".h5.tmp")
