@@ -362,13 +362,39 @@ def loss_for(model: Any, loss: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------- models
+def _broadcast_from_first_replica(model: Any, strategy: Any) -> None:
+    """Give every worker the chief's weights (one collective over all of them).
+
+    Mirrored variables are kept equal by applying the same updates everywhere, so they must
+    start equal; weights assigned after creation (a checkpoint loaded, a model copied into the
+    scope, a head initialised without a seed) may differ between workers. Replica 0 (on the
+    chief) contributes its values, the others zeros, and the sum is assigned everywhere.
+    """
+    import tensorflow as tf
+
+    values = [tf.convert_to_tensor(w) for w in model.get_weights()]
+
+    def keep_first(*tensors: Any) -> Any:
+        context = tf.distribute.get_replica_context()
+        first = tf.equal(context.replica_id_in_sync_group, 0)
+        masked = [tf.where(first, t, tf.zeros_like(t)) for t in tensors]
+        return context.all_reduce(tf.distribute.ReduceOp.SUM, masked)
+
+    result = strategy.run(tf.function(keep_first), args=tuple(values))
+    local = [strategy.experimental_local_results(r)[0] for r in result]
+    model.set_weights([t.numpy() for t in local])
+
+
 def prepare_model(model: Any, *, strategy: Any = None, mixed_precision: Any = None) -> Any:
     """Return ``model`` ready to train under ``strategy`` and ``mixed_precision``.
 
     When the model's variables were created outside ``strategy``'s scope, or under another dtype
     policy, an identical model is built inside the scope from the model's config and the
     weights are copied into it (the original is left unchanged). Otherwise ``model`` is
-    returned as is. ``strategy=None`` keeps the model's own strategy.
+    returned as is. ``strategy=None`` keeps the model's own strategy. Under multi-worker
+    training every worker then takes the chief's weights (one broadcast), so all workers start
+    from the same model even if they built it differently (e.g. a head initialised without a
+    seed). Every worker must therefore call this (``get_learner``) the same number of times.
 
     Building the model inside the scope in the first place avoids the copy:
     ``t.get_classifier(strategy=...)``.
@@ -379,6 +405,8 @@ def prepare_model(model: Any, *, strategy: Any = None, mixed_precision: Any = No
     move = target is not None and not _created_in(model, target)
     recast = policy is not None and policy != current_policy
     if not (move or recast):
+        if is_multi_worker(strategy_of(model)):
+            _broadcast_from_first_replica(model, strategy_of(model))
         return model
     target = target if target is not None else strategy_of(model)
     with target.scope(), precision_scope(policy or current_policy):
@@ -392,6 +420,8 @@ def prepare_model(model: Any, *, strategy: Any = None, mixed_precision: Any = No
             "t.get_classifier(strategy=...)."
         )
     clone.set_weights(model.get_weights())
+    if is_multi_worker(target):
+        _broadcast_from_first_replica(clone, target)
     for before, after in zip(model._flatten_layers(), clone._flatten_layers()):
         after.trainable = before.trainable
     for key, value in vars(model).items():

@@ -25,7 +25,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-N_TRAIN, N_VAL, BATCH, EPOCHS, LR, MAXLEN = 256, 64, 16, 3, 5e-3, 32
+N_TRAIN, N_VAL, BATCH, EPOCHS, LR, MAXLEN = 384, 64, 16, 3, 1e-2, 32
 WORKER_TRAIN, WORKER_VAL, WORKER_EPOCHS = 96, 32, 2
 NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
 
@@ -63,10 +63,16 @@ def _train(t, trn, val, strategy):
         "val_accuracy": learner.history.history["val_accuracy"],
         "batch_loss": learner.batch_history["loss"],
         "proba": np.asarray(proba).tolist(),
-        "weights": [float(np.abs(w).sum()) for w in learner.model.get_weights()],
+        "weights": np.concatenate([w.ravel() for w in learner.model.get_weights()]).tolist(),
         "seconds": seconds,
         "examples_per_s": EPOCHS * N_TRAIN / seconds,
     }
+
+
+def _checksum(model) -> list[float]:
+    import numpy as np
+
+    return [float(np.abs(w).astype(np.float64).sum()) for w in model.get_weights()]
 
 
 def mirrored(model_dir: str, out: Path) -> None:
@@ -96,12 +102,15 @@ def worker(model_dir: str, out: Path) -> None:
 
     t, trn, val = _data(model_dir, n_train=WORKER_TRAIN, n_val=WORKER_VAL)
     learner = easytx.get_learner(
-        t.get_classifier(seed=0, strategy=strategy),  # built inside the scope: no copy
+        # ktrain order, built outside the scope with a head that differs on each worker: the
+        # copy into the scope must give every worker the chief's weights
+        t.get_classifier(seed=index),
         train_data=trn,
         val_data=val,
         batch_size=BATCH,
         strategy="multi_worker",  # the same (cached) strategy
     )
+    start_weights = _checksum(learner.model)
     clock["built"] = time.perf_counter()
     suggestion = learner.lr_find(num_steps=6, verbose=0)
     learner.fit_onecycle(LR, WORKER_EPOCHS, checkpoint_folder=out / f"ckpt-w{index}", verbose=0)
@@ -121,6 +130,8 @@ def worker(model_dir: str, out: Path) -> None:
         "validated": int(matrix.sum()),
         "loss": learner.history.history["loss"],
         "val_accuracy": learner.history.history["val_accuracy"],
+        "start_weights": start_weights,
+        "end_weights": _checksum(learner.model),
         "predictions": predictor.predict(val.texts[:8]),
         "texts": val.texts[:8],
         "seconds": {k: round(v - clock["start"], 2) for k, v in clock.items()},

@@ -218,8 +218,12 @@ def _tail(path: Path, n: int = 3000) -> str:
 def test_mirrored_over_two_cpu_devices_matches_one_device(tiny_bert, tmp_path):
     """Same data, same global batch (16 = 2 x 8), no dropout: the two runs agree.
 
-    Measured on this machine: per-batch losses equal to 1e-7 and probabilities to 1e-7; the
-    stated tolerance is 1e-4 (float32 sums in another order, across 48 Adam steps).
+    Stated tolerances, with what was measured on this machine in brackets. Before the model
+    starts to learn the runs agree to float rounding: first-epoch batch losses within 1e-5
+    (<= 1e-7). Once the loss drops steeply (lr 1e-2), rounding differences from summing the two
+    half-batch gradients grow: all 72 batch losses within 2e-3 (2e-4), epoch losses within 1%
+    (0.2%), final weights within 1% in relative L2 norm, validation probabilities within 0.05
+    (0.012) with the same predicted class for at least 95% of texts.
     """
     log = tmp_path / "job.log"
     with open(log, "w") as handle:
@@ -235,12 +239,17 @@ def test_mirrored_over_two_cpu_devices_matches_one_device(tiny_bert, tmp_path):
     result = json.loads((tmp_path / "mirrored.json").read_text())
     single, multi = result["single"], result["mirrored"]
     assert multi["replicas"] == 2 and multi["in_scope"]
-    assert multi["loss"][-1] < multi["loss"][0] - 0.03  # it learns
-    assert multi["val_accuracy"][-1] >= 0.7
-    np.testing.assert_allclose(multi["batch_loss"], single["batch_loss"], rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(multi["loss"], single["loss"], rtol=1e-4)
-    np.testing.assert_allclose(multi["proba"], single["proba"], atol=1e-4)
-    np.testing.assert_allclose(multi["weights"], single["weights"], rtol=1e-4)
+    assert multi["loss"][-1] < multi["loss"][0] - 0.1  # it learns
+    assert multi["val_accuracy"][-1] >= 0.8
+    steps = len(single["batch_loss"]) // 3
+    np.testing.assert_allclose(multi["batch_loss"][:steps], single["batch_loss"][:steps], atol=1e-5)
+    np.testing.assert_allclose(multi["batch_loss"], single["batch_loss"], atol=2e-3)
+    np.testing.assert_allclose(multi["loss"], single["loss"], rtol=1e-2)
+    w_single, w_multi = np.asarray(single["weights"]), np.asarray(multi["weights"])
+    assert np.linalg.norm(w_multi - w_single) / np.linalg.norm(w_single) < 1e-2
+    p_single, p_multi = np.asarray(single["proba"]), np.asarray(multi["proba"])
+    np.testing.assert_allclose(p_multi, p_single, atol=0.05)
+    assert (p_multi.argmax(1) == p_single.argmax(1)).mean() >= 0.95
 
 
 @pytest.mark.slow
@@ -276,6 +285,9 @@ def test_multi_worker_two_processes_chief_writes_the_predictor(tiny_bert, tmp_pa
         assert r["steps"] == r["expected_steps"]  # each step consumed one global batch
     assert results[0]["loss"] == pytest.approx(results[1]["loss"], rel=1e-6)  # all-reduced
     assert results[0]["lr_find"] == pytest.approx(results[1]["lr_find"], rel=1e-6)
+    # the workers built different heads (seed=index); the copy into the scope synchronised them
+    assert results[0]["start_weights"] == results[1]["start_weights"]
+    np.testing.assert_allclose(results[0]["end_weights"], results[1]["end_weights"], rtol=1e-6)
     assert results[0]["predictions"] == results[1]["predictions"]  # one model on both workers
 
     # written once, by the chief; nothing from worker 1
