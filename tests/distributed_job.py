@@ -25,7 +25,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-N_TRAIN, N_VAL, BATCH, EPOCHS, LR, MAXLEN = 384, 64, 16, 3, 1e-2, 32
+N_TRAIN, N_VAL, BATCH, EPOCHS, LR, MAXLEN = 480, 64, 16, 2, 5e-3, 32
 WORKER_TRAIN, WORKER_VAL, WORKER_EPOCHS = 96, 32, 2
 NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
 

@@ -218,12 +218,12 @@ def _tail(path: Path, n: int = 3000) -> str:
 def test_mirrored_over_two_cpu_devices_matches_one_device(tiny_bert, tmp_path):
     """Same data, same global batch (16 = 2 x 8), no dropout: the two runs agree.
 
-    Stated tolerances, with what was measured on this machine in brackets. Before the model
-    starts to learn the runs agree to float rounding: first-epoch batch losses within 1e-5
-    (<= 1e-7). Once the loss drops steeply (lr 1e-2), rounding differences from summing the two
-    half-batch gradients grow: all 72 batch losses within 2e-3 (2e-4), epoch losses within 1%
-    (0.2%), final weights within 1% in relative L2 norm, validation probabilities within 0.05
-    (0.012) with the same predicted class for at least 95% of texts.
+    Stated tolerances (measured on this machine in brackets): first-epoch batch losses within
+    1e-5 and all 60 batch losses within 1e-4 (1.2e-7), epoch losses within 1e-4 relative (0),
+    final weights within 1e-3 in relative L2 norm (5.5e-6), validation probabilities within
+    1e-3 (5e-8). The margin covers float32 sums taken in another order (two half-batch gradients
+    instead of one) growing over the 60 Adam steps; at lr 1e-2, where the loss falls much more
+    abruptly, we measured up to 2e-4 on batch losses.
     """
     log = tmp_path / "job.log"
     with open(log, "w") as handle:
@@ -241,15 +241,13 @@ def test_mirrored_over_two_cpu_devices_matches_one_device(tiny_bert, tmp_path):
     assert multi["replicas"] == 2 and multi["in_scope"]
     assert multi["loss"][-1] < multi["loss"][0] - 0.1  # it learns
     assert multi["val_accuracy"][-1] >= 0.8
-    steps = len(single["batch_loss"]) // 3
+    steps = len(single["batch_loss"]) // len(single["loss"])  # the first epoch
     np.testing.assert_allclose(multi["batch_loss"][:steps], single["batch_loss"][:steps], atol=1e-5)
-    np.testing.assert_allclose(multi["batch_loss"], single["batch_loss"], atol=2e-3)
-    np.testing.assert_allclose(multi["loss"], single["loss"], rtol=1e-2)
+    np.testing.assert_allclose(multi["batch_loss"], single["batch_loss"], atol=1e-4)
+    np.testing.assert_allclose(multi["loss"], single["loss"], rtol=1e-4)
     w_single, w_multi = np.asarray(single["weights"]), np.asarray(multi["weights"])
-    assert np.linalg.norm(w_multi - w_single) / np.linalg.norm(w_single) < 1e-2
-    p_single, p_multi = np.asarray(single["proba"]), np.asarray(multi["proba"])
-    np.testing.assert_allclose(p_multi, p_single, atol=0.05)
-    assert (p_multi.argmax(1) == p_single.argmax(1)).mean() >= 0.95
+    assert np.linalg.norm(w_multi - w_single) / np.linalg.norm(w_single) < 1e-3
+    np.testing.assert_allclose(multi["proba"], single["proba"], atol=1e-3)
 
 
 @pytest.mark.slow
