@@ -362,6 +362,18 @@ def loss_for(model: Any, loss: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------- models
+def _multi_worker_setup(model: Any) -> None:
+    """Under multi-worker training: the chief's weights everywhere; batch logs not summed."""
+    strategy = strategy_of(model)
+    if not is_multi_worker(strategy):
+        return
+    _broadcast_from_first_replica(model, strategy)
+    # tf-keras sums per-batch logs over the workers by default ("auto" -> "sum"), although the
+    # metrics are already synchronised: per-batch losses (lr_find, batch history) came out
+    # multiplied by the number of workers. "first" reports the synchronised value.
+    model.distribute_reduction_method = "first"
+
+
 def _broadcast_from_first_replica(model: Any, strategy: Any) -> None:
     """Give every worker the chief's weights (one collective over all of them).
 
@@ -405,8 +417,7 @@ def prepare_model(model: Any, *, strategy: Any = None, mixed_precision: Any = No
     move = target is not None and not _created_in(model, target)
     recast = policy is not None and policy != current_policy
     if not (move or recast):
-        if is_multi_worker(strategy_of(model)):
-            _broadcast_from_first_replica(model, strategy_of(model))
+        _multi_worker_setup(model)
         return model
     target = target if target is not None else strategy_of(model)
     with target.scope(), precision_scope(policy or current_policy):
@@ -420,8 +431,7 @@ def prepare_model(model: Any, *, strategy: Any = None, mixed_precision: Any = No
             "t.get_classifier(strategy=...)."
         )
     clone.set_weights(model.get_weights())
-    if is_multi_worker(target):
-        _broadcast_from_first_replica(clone, target)
+    _multi_worker_setup(clone)
     for before, after in zip(model._flatten_layers(), clone._flatten_layers()):
         after.trainable = before.trainable
     for key, value in vars(model).items():

@@ -91,6 +91,24 @@ def mirrored(model_dir: str, out: Path) -> None:
     (out / "mirrored.json").write_text(json.dumps(result), encoding="utf-8")
 
 
+def worker_recipe(learner, checkpoint_folder) -> dict:
+    """What each worker runs (the test repeats it on one device): lr_find, fit_onecycle with
+    checkpoints, autofit, validate."""
+    suggestion = learner.lr_find(num_steps=6, verbose=0)
+    learner.fit_onecycle(LR, WORKER_EPOCHS, checkpoint_folder=checkpoint_folder, verbose=0)
+    epoch_losses = list(learner.history.history["loss"])
+    learner.autofit(1e-3, 1, verbose=0)
+    epoch_losses += learner.history.history["loss"]
+    matrix = learner.validate(print_report=False)
+    return {
+        "lr_find": suggestion.losses,
+        "epoch_losses": epoch_losses,
+        "batch_losses": learner.batch_history["loss"],
+        "steps": len(learner.batch_history["loss"]),
+        "validated": int(matrix.sum()),
+    }
+
+
 def worker(model_dir: str, out: Path) -> None:
     import easytx.distribute as dist
 
@@ -104,7 +122,7 @@ def worker(model_dir: str, out: Path) -> None:
     learner = easytx.get_learner(
         # ktrain order, built outside the scope with a head that differs on each worker: the
         # copy into the scope must give every worker the chief's weights
-        t.get_classifier(seed=index),
+        t.get_classifier(seed=index, **NO_DROPOUT),
         train_data=trn,
         val_data=val,
         batch_size=BATCH,
@@ -112,10 +130,7 @@ def worker(model_dir: str, out: Path) -> None:
     )
     start_weights = _checksum(learner.model)
     clock["built"] = time.perf_counter()
-    suggestion = learner.lr_find(num_steps=6, verbose=0)
-    learner.fit_onecycle(LR, WORKER_EPOCHS, checkpoint_folder=out / f"ckpt-w{index}", verbose=0)
-    learner.autofit(1e-3, 1, verbose=0)
-    matrix = learner.validate(print_report=False)
+    recipe = worker_recipe(learner, out / f"ckpt-w{index}")
     clock["trained"] = time.perf_counter()
     predictor = easytx.get_predictor(learner.model, t)
     predictor.save(out / f"predictor-w{index}")
@@ -124,12 +139,8 @@ def worker(model_dir: str, out: Path) -> None:
         "index": index,
         "chief": dist.is_chief(strategy),
         "replicas": dist.num_replicas(strategy),
-        "steps": len(learner.batch_history["loss"]),
         "expected_steps": math.ceil(WORKER_TRAIN / BATCH) * (WORKER_EPOCHS + 1),
-        "lr_find": suggestion.losses,
-        "validated": int(matrix.sum()),
-        "loss": learner.history.history["loss"],
-        "val_accuracy": learner.history.history["val_accuracy"],
+        **recipe,
         "start_weights": start_weights,
         "end_weights": _checksum(learner.model),
         "predictions": predictor.predict(val.texts[:8]),

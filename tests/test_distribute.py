@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import distributed_job as job
 import numpy as np
 import pytest
 
@@ -136,7 +137,7 @@ def test_learner_under_mirrored_strategy_end_to_end(tiny_bert, tmp_path):
     assert easytx.get_learner(inside, train_data=trn, strategy=strategy).model is inside
 
 
-@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", pytest.param("mixed_float16", marks=pytest.mark.slow)])
 def test_mixed_precision_trains_and_saves_a_float32_predictor(tiny_bert, tmp_path, policy):
     import tf_keras
 
@@ -174,14 +175,14 @@ def test_mixed_precision_trains_and_saves_a_float32_predictor(tiny_bert, tmp_pat
 def test_jit_compile_trains_like_the_graph_step(tiny_bert):
     """XLA (jit_compile=True) gives the same training on CPU within float rounding.
 
-    maxlen=8 keeps batch shapes to one or two widths, so XLA compiles few programs.
+    Dropout is off (XLA draws other random numbers); maxlen=8 keeps batch shapes to one or two
+    widths, so XLA compiles few programs.
     """
     results = []
     for jit in (False, True):
         t, trn, _ = _data(tiny_bert, n=32, maxlen=8)
-        learner = easytx.get_learner(
-            t.get_classifier(seed=0), train_data=trn, batch_size=16, seed=0, jit_compile=jit
-        )
+        model = t.get_classifier(seed=0, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+        learner = easytx.get_learner(model, train_data=trn, batch_size=16, seed=0, jit_compile=jit)
         assert learner.model._jit_compile is jit
         learner.fit_onecycle(1e-3, 2, verbose=0)
         results.append((learner.batch_history["loss"], learner.model.get_weights()))
@@ -268,6 +269,14 @@ def test_multi_worker_two_processes_chief_writes_the_predictor(tiny_bert, tmp_pa
             )
         )
     try:
+        # meanwhile, the same recipe on one device in this process, as the reference
+        t, trn, val = job._data(str(tiny_bert), n_train=job.WORKER_TRAIN, n_val=job.WORKER_VAL)
+        reference = job.worker_recipe(
+            easytx.get_learner(
+                t.get_classifier(seed=0, **job.NO_DROPOUT), trn, val, batch_size=job.BATCH, seed=0
+            ),
+            tmp_path / "ckpt-reference",
+        )
         codes = [proc.wait(timeout=JOB_TIMEOUT) for proc in procs]
     finally:
         for proc in procs:
@@ -281,8 +290,16 @@ def test_multi_worker_two_processes_chief_writes_the_predictor(tiny_bert, tmp_pa
     for r in results:
         assert r["replicas"] == 2
         assert r["steps"] == r["expected_steps"]  # each step consumed one global batch
-    assert results[0]["loss"] == pytest.approx(results[1]["loss"], rel=1e-6)  # all-reduced
-    assert results[0]["lr_find"] == pytest.approx(results[1]["lr_find"], rel=1e-6)
+        assert r["validated"] == job.WORKER_VAL
+        # per-batch logs are the synchronised global values (not summed over the workers)
+        assert r["batch_losses"][-1] == pytest.approx(r["epoch_losses"][-1], rel=1e-6)
+    for key in ("epoch_losses", "batch_losses", "lr_find"):
+        assert results[0][key] == pytest.approx(results[1][key], rel=1e-6), key  # all-reduced
+    # two workers with a global batch of 16 (8 each) train as one device with batch 16: the
+    # worker 0 head (seed 0) is broadcast, data order is seed 0, no dropout. Measured in a probe
+    # run: the same epoch loss to all 16 printed digits; stated tolerance 1e-4.
+    for key in ("epoch_losses", "batch_losses", "lr_find"):
+        np.testing.assert_allclose(results[0][key], reference[key], rtol=1e-4, err_msg=key)
     # the workers built different heads (seed=index); the copy into the scope synchronised them
     assert results[0]["start_weights"] == results[1]["start_weights"]
     np.testing.assert_allclose(results[0]["end_weights"], results[1]["end_weights"], rtol=1e-6)
