@@ -137,6 +137,28 @@ def test_learner_under_mirrored_strategy_end_to_end(tiny_bert, tmp_path):
     assert easytx.get_learner(inside, train_data=trn, strategy=strategy).model is inside
 
 
+@pytest.mark.slow
+def test_finetune_passes_the_strategy_on(tiny_bert):
+    import pandas as pd
+
+    x, y = keyword_dataset(80, seed=3)
+    predictor = easytx.finetune(
+        pd.DataFrame({"text": x, "label": y}),
+        tiny_bert,
+        epochs=1,
+        lr=1e-3,
+        batch_size=16,
+        val_pct=0.2,
+        strategy="mirrored",
+        verbose=0,
+    )
+    strategy = dist.resolve_strategy("mirrored")
+    model = predictor.learner.model
+    assert model.distribute_strategy is strategy
+    assert strategy.extended.variable_created_in_scope(model.weights[0])
+    assert set(predictor.metrics) >= {"accuracy", "macro_f1"}
+
+
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", pytest.param("mixed_float16", marks=pytest.mark.slow)])
 def test_mixed_precision_trains_and_saves_a_float32_predictor(tiny_bert, tmp_path, policy):
     import tf_keras
