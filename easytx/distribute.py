@@ -317,10 +317,16 @@ def precision_scope(policy: str | None) -> Iterator[None]:
     if policy is None:
         yield
         return
+    with _global_policy(policy):
+        yield
+
+
+@contextlib.contextmanager
+def _global_policy(name: str) -> Iterator[None]:
     import tf_keras
 
     previous = tf_keras.mixed_precision.global_policy()
-    tf_keras.mixed_precision.set_global_policy(policy)
+    tf_keras.mixed_precision.set_global_policy(name)
     try:
         yield
     finally:
@@ -420,7 +426,7 @@ def prepare_model(model: Any, *, strategy: Any = None, mixed_precision: Any = No
         _multi_worker_setup(model)
         return model
     target = target if target is not None else strategy_of(model)
-    with target.scope(), precision_scope(policy or current_policy):
+    with target.scope(), _global_policy(policy or current_policy):
         clone = type(model)(model.config)
         clone(clone.dummy_inputs, training=False)
     old, new = model.weights, clone.weights
