@@ -18,6 +18,7 @@ from . import _env  # noqa: F401
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "inner_optimizer",
     "ScheduleCallback",
     "BatchHistory",
     "LRFinderCallback",
@@ -27,7 +28,13 @@ __all__ = [
 ]
 
 
+def inner_optimizer(optimizer):
+    """The optimizer itself, unwrapped from the loss-scale wrapper ``mixed_float16`` adds."""
+    return getattr(optimizer, "inner_optimizer", optimizer)
+
+
 def _set_hyper(optimizer, lr: float, momentum: float | None) -> None:
+    optimizer = inner_optimizer(optimizer)
     optimizer.learning_rate.assign(lr)
     if momentum is not None and hasattr(optimizer.beta_1, "assign"):
         optimizer.beta_1.assign(momentum)
@@ -73,7 +80,7 @@ class BatchHistory(tf_keras.callbacks.Callback):
         self.store = store
 
     def on_train_batch_end(self, batch, logs=None):
-        opt = self.model.optimizer
+        opt = inner_optimizer(self.model.optimizer)
         self.store.setdefault("lr", []).append(float(opt.learning_rate.numpy()))
         beta = opt.beta_1.numpy() if hasattr(opt.beta_1, "numpy") else opt.beta_1
         self.store.setdefault("momentum", []).append(float(beta))
@@ -188,6 +195,8 @@ class EpochCheckpoint(tf_keras.callbacks.Callback):
         self.data = data
 
     def on_epoch_end(self, epoch, logs=None):
+        if not self.model.distribute_strategy.extended.should_checkpoint:
+            return  # multi-worker training: only the chief writes
         from . import checkpoints
 
         self.folder.mkdir(parents=True, exist_ok=True)

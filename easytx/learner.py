@@ -20,6 +20,7 @@ import numpy as np
 from . import (
     _env,  # noqa: F401
     backend,
+    distribute,
     schedules,
 )
 from . import callbacks as cb
@@ -146,12 +147,16 @@ class Learner:
         return optimizer
 
     def _compile(self) -> None:
-        self.model.compile(
-            optimizer=self._make_optimizer(),
-            loss=self.task.loss(),
-            metrics=self.task.metrics(),
-            jit_compile=self.jit_compile,
-        )
+        # optimizer (with its beta_1 variable) and metrics are created in the model's strategy scope
+        with distribute.strategy_of(self.model).scope():
+            self.model.compile(
+                optimizer=self._make_optimizer(),
+                loss=distribute.loss_for(self.model, self.task.loss()),
+                metrics=self.task.metrics(),
+                jit_compile=self.jit_compile,
+            )
+            # create the optimizer's slots now: otherwise the first training step is traced twice
+            cb.inner_optimizer(self.model.optimizer).build(self.model.trainable_variables)
 
     def _seed(self) -> None:
         if self.seed is not None:
@@ -626,7 +631,7 @@ class Learner:
         if not isinstance(wd, (int, float)) or wd < 0:
             raise ConfigError(f"`wd` must be a number >= 0. Received: wd={wd!r}")
         self.weight_decay = float(wd)
-        self.model.optimizer.weight_decay = float(wd)
+        cb.inner_optimizer(self.model.optimizer).weight_decay = float(wd)
 
     def get_weight_decay(self) -> float:
         return self.weight_decay
@@ -792,6 +797,28 @@ def _encode_text_data(model: Any, train_data: Any, val_data: Any, batch_size: in
     return train_data, val_data, batch_size
 
 
+def _check_distributed(strategy: Any, batch_size: int, seed: int | None) -> int | None:
+    """Log how the global batch is split; give multi-worker runs a shared data-order seed."""
+    replicas = distribute.num_replicas(strategy)
+    if replicas > 1:
+        logger.info(
+            "%s: global batch %d = %s per replica.",
+            distribute.describe(strategy),
+            batch_size,
+            batch_size // replicas if batch_size % replicas == 0 else f"~{batch_size / replicas:.1f}",
+        )
+        if batch_size % replicas:
+            logger.warning(
+                "batch_size=%d is not a multiple of the %d replicas; replicas get unequal shares.",
+                batch_size,
+                replicas,
+            )
+    if seed is None and distribute.is_multi_worker(strategy):
+        logger.info("Multi-worker training without a seed: using seed=0 so workers shuffle alike.")
+        seed = 0
+    return seed
+
+
 def get_learner(
     model: Any,
     train_data: TransformerDataset | None = None,
@@ -805,6 +832,8 @@ def get_learner(
     seed: int | None = None,
     bucket: bool = True,
     jit_compile: bool | None = None,
+    strategy: Any = None,
+    mixed_precision: str | None = None,
 ) -> Learner:
     """Wrap a model and its data in a :class:`Learner` (ktrain's ``get_learner``).
 
@@ -829,6 +858,15 @@ def get_learner(
         Group rows of similar length into batches (less padding, faster).
     jit_compile : bool, optional
         XLA-compile the training step.
+    strategy : tf.distribute.Strategy or str, optional
+        Train on several devices or machines: a strategy, or ``"auto"``, ``"mirrored"``,
+        ``"multi_worker"``, ``"tpu"``, ``"default"`` (see :mod:`easytx.distribute`). ``batch_size``
+        is then the *global* batch size, split evenly across the replicas. A model built outside
+        the strategy's scope is re-created inside it (weights copied). ``None`` keeps the
+        strategy the model was built under. See ``docs/distributed.md``.
+    mixed_precision : {"mixed_float16", "mixed_bfloat16", "float32"}, optional
+        Keras dtype policy to train under (the model is re-created under it if needed; variables
+        stay float32 and the saved predictor is float32).
 
     Examples
     --------
@@ -860,6 +898,8 @@ def get_learner(
         check_positive_int(eval_batch_size, "eval_batch_size")
     if not isinstance(weight_decay, (int, float)) or weight_decay < 0:
         raise ConfigError(f"`weight_decay` must be >= 0. Received: {weight_decay!r}")
+    model = distribute.prepare_model(model, strategy=strategy, mixed_precision=mixed_precision)
+    seed = _check_distributed(distribute.strategy_of(model), batch_size, seed)
     return Learner(
         model,
         train_data,

@@ -15,6 +15,7 @@ from . import (
     _env,  # noqa: F401
     artifacts,
     backend,
+    distribute,
 )
 from .data import check_positive_int, check_texts
 from .errors import ArtifactError, DataTypeError, EasytxError
@@ -203,7 +204,14 @@ class Predictor:
 
     # ------------------------------------------------------------------ persistence
     def save(self, folder: str | os.PathLike) -> Path:
-        """Save to ``folder`` atomically (see :mod:`easytx.artifacts` for the format)."""
+        """Save to ``folder`` atomically (see :mod:`easytx.artifacts` for the format).
+
+        Under multi-worker training only the chief writes; the other workers return ``folder``
+        without writing (see ``docs/distributed.md``).
+        """
+        if not distribute.is_chief(getattr(self.model, "distribute_strategy", None)):
+            logger.info("Not the chief worker: the chief saves the predictor to %s.", folder)
+            return Path(folder).expanduser().absolute()
 
         def write_parts(tmp: Path) -> None:
             backend.save_model(self.model, tmp / "model")

@@ -172,7 +172,11 @@ class TransformerDataset:
             signature = (spec,)
         dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(n_batches))
-        return dataset.prefetch(tf.data.AUTOTUNE)
+        # A generator can only be sharded by element: under multi-worker training every worker
+        # generates the same batches (same seed) and keeps its share of each global batch.
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
 class Transformer:
@@ -466,7 +470,15 @@ class Transformer:
         pad = self.tokenizer.pad_token_id
         return 0 if pad is None else int(pad)
 
-    def get_classifier(self, *, pretrained: bool = True, seed: int | None = None, **kwargs: Any) -> Any:
+    def get_classifier(
+        self,
+        *,
+        pretrained: bool = True,
+        seed: int | None = None,
+        strategy: Any = None,
+        mixed_precision: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """Build the TF model with a classification head sized for the learned classes.
 
         Parameters
@@ -477,6 +489,12 @@ class Transformer:
             Seeds Python, NumPy and TensorFlow before the model is built, so the new head's
             initial weights and the dropout generators are repeatable (pass the same seed to
             :func:`easytx.get_learner` for a repeatable run).
+        strategy : tf.distribute.Strategy or str, optional
+            Build the model inside this strategy's scope (see :mod:`easytx.distribute`); pass the
+            same to :func:`easytx.get_learner`. Without it, ``get_learner(strategy=...)`` copies
+            the model into the scope.
+        mixed_precision : str, optional
+            Keras dtype policy to build under (``"mixed_float16"``, ``"mixed_bfloat16"``).
         **kwargs
             Config overrides, e.g. ``hidden_dropout_prob=0.2``. ktrain's ``fpath``, ``metrics``
             and ``multilabel`` arguments are accepted for compatibility when unused.
@@ -492,14 +510,17 @@ class Transformer:
             import tf_keras
 
             tf_keras.utils.set_random_seed(seed)
-        model = backend.build_model(
-            self.source,
-            head=self.task.head,
-            num_labels=self.labels_.n_outputs,
-            id2label=id2label,
-            pretrained=pretrained,
-            config_overrides=kwargs,
-        )
+        from .distribute import build_scope
+
+        with build_scope(strategy, mixed_precision):
+            model = backend.build_model(
+                self.source,
+                head=self.task.head,
+                num_labels=self.labels_.n_outputs,
+                id2label=id2label,
+                pretrained=pretrained,
+                config_overrides=kwargs,
+            )
         model._easytx_task = self.task.name  # lets get_learner/get_predictor check pairing
         model._easytx_preproc = self  # lets get_learner and tune accept TextData with this model
         return model

@@ -29,6 +29,9 @@ def finetune(
     class_names: list | None = None,
     seed: int | None = 0,
     verbose: int = 1,
+    strategy: Any = None,
+    mixed_precision: str | None = None,
+    jit_compile: bool | None = None,
 ) -> Any:
     """Fine-tune ``model`` on a DataFrame or a CSV/TSV/JSONL file and return a Predictor.
 
@@ -48,6 +51,11 @@ def finetune(
     lr : float or "auto"
         Peak learning rate; ``"auto"`` runs :meth:`Learner.lr_find` and takes its ``min_div10``
         suggestion.
+    strategy, mixed_precision, jit_compile :
+        Distributed training, dtype policy and XLA, as in :func:`easytx.get_learner` (see
+        ``docs/distributed.md``). The strategy is created before anything runs TensorFlow, so
+        ``strategy="multi_worker"`` (or ``"auto"`` with ``TF_CONFIG`` set) works here; the
+        model is built inside its scope. ``batch_size`` is the global batch.
 
     Returns
     -------
@@ -60,8 +68,11 @@ def finetune(
     >>> predictor.save("my_predictor")  # doctest: +SKIP
     """
     from . import text
+    from .distribute import resolve_strategy
     from .learner import get_learner
     from .predictor import get_predictor
+
+    strategy = resolve_strategy(strategy)  # first: multi-worker set-up precedes any TF operation
 
     frame = _frame(data, "data")
     val_frame = None if val_data is None else _frame(val_data, "val_data")
@@ -82,7 +93,13 @@ def finetune(
         batch_size=batch_size,
     )
     learner = get_learner(
-        preproc.get_classifier(), train_data=trn, val_data=val, batch_size=batch_size, seed=seed
+        preproc.get_classifier(strategy=strategy, mixed_precision=mixed_precision),
+        train_data=trn,
+        val_data=val,
+        batch_size=batch_size,
+        seed=seed,
+        strategy=strategy,
+        jit_compile=jit_compile,
     )
     if lr == "auto":
         lr = learner.lr_find(verbose=verbose).min_div10
