@@ -534,6 +534,14 @@ def tune(
     if space["lr"] == "auto":
         lr_suggestions = bench.lr_find(space, folds[0][0], lr_find_steps)
         s = lr_suggestions.min_div10
+        if lr_suggestions.min_loss <= lr_suggestions.lrs[min(2, len(lr_suggestions.lrs) - 1)]:
+            logger.warning(
+                "tune: lr_find saw its lowest loss at the very start of the sweep (lr=%.1e), so its "
+                "suggestion %.1e is unreliable (too few steps or too little data?). Pass lr=[...] "
+                "or a larger lr_find_steps.",
+                lr_suggestions.min_loss,
+                s,
+            )
         if search == "grid":
             space["lr"] = list(dict.fromkeys(_round_lr(s * f) for f in _GRID_LR_FACTORS))
         else:
