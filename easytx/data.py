@@ -49,10 +49,10 @@ def _is_missing(value: Any) -> bool:
         return False
 
 
-def _as_list(values: Any, name: str) -> list:
+def _as_list(values: Any, name: str, *, part: str = "texts") -> list:
     """Turn a list-like (list, tuple, numpy array, pandas Series, TextData) into a list."""
     if isinstance(values, TextData):
-        return values.texts if name == "texts" else list(values.labels)
+        return values.texts if part == "texts" else list(values.labels or [])
     if isinstance(values, (str, bytes)):
         raise DataTypeError(
             f"`{name}` must be a list of texts, not a single string. Received a {type(values).__name__} "
@@ -184,7 +184,7 @@ def check_labels_length(texts: Sequence, labels: Any, *, name: str = "labels") -
     if isinstance(labels, np.ndarray) and labels.ndim > 1:
         items = list(labels)
     else:
-        items = _as_list(labels, name)
+        items = _as_list(labels, name, part="labels")
     if len(items) != len(texts):
         raise DataError(
             f"texts and {name} have different lengths: {len(texts)} texts but {len(items)} "
