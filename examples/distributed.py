@@ -31,8 +31,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--strategy", default="auto", choices=dist.STRATEGY_NAMES)
     p.add_argument("--workers", help="host:port of every worker, comma-separated, same order everywhere")
     p.add_argument("--worker-index", type=int, default=0, help="this machine's position in --workers")
-    p.add_argument("--batch-size", type=int, default=32, help="global batch (split across replicas)")
-    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=16, help="global batch (split across replicas)")
+    p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--mixed-precision", choices=dist.PRECISION_POLICIES, default=None)
     p.add_argument("--xla", action="store_true", help="jit_compile the training step")
@@ -52,8 +52,8 @@ def load_data(model: str | None, work: str):
     from easytx.testing import keyword_dataset, make_tiny_model
 
     folder = make_tiny_model(os.path.join(work, "tiny-bert"))  # same seed, same model on every worker
-    x, y = keyword_dataset(640, seed=0)
-    return str(folder), (x[:512], y[:512]), (x[512:], y[512:]), 1e-2
+    x, y = keyword_dataset(600, seed=1)
+    return str(folder), (x[:480], y[:480]), (x[480:], y[480:]), 5e-3
 
 
 def main() -> None:
