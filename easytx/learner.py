@@ -229,7 +229,8 @@ class Learner:
             driver.scale = float(state["lr_scale"])
         cbs = [driver, cb.BatchHistory(self.batch_history)]
         cbs += [c(driver) if callable(c) and not isinstance(c, type) else c for c in extra_callbacks]
-        if checkpoint_folder is not None and not resume:
+        chief = distribute.is_chief(distribute.strategy_of(self.model))  # multi-worker: one writer
+        if checkpoint_folder is not None and not resume and chief:
             self._set_aside_old_checkpoint(Path(checkpoint_folder))
         if checkpoint_folder is not None:
             extra = {"run": run or {}, "steps_per_epoch": self.steps_per_epoch, "epochs": epochs}
