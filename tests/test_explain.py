@@ -114,7 +114,9 @@ def test_html_and_dict(predictor):
     assert re.search(rf"rgba\([^)]*, 0\.850\)[^>]*>{re.escape(exp.words[strongest])}<", html)
     data = json.loads(json.dumps(exp.to_dict()))
     assert data["words"] == exp.words and data["predicted_class"] == exp.predicted_class
-    assert "superb" in repr(exp)
+    top_word, top_score = exp.top(1)[0]
+    assert repr(exp).startswith(f"Explanation(predicted={exp.predicted_class!r}")
+    assert f"{top_word!r}: {top_score:+.3f}" in repr(exp)
 
 
 def test_baselines_and_errors(predictor):
