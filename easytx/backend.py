@@ -133,14 +133,20 @@ def _refuse_remote_code(source: Path) -> None:
             )
 
 
-def load_tokenizer(source: Path) -> Any:
-    """Load the (fast) tokenizer stored in ``source`` (never running code from the folder)."""
+def load_tokenizer(source: Path, **options: Any) -> Any:
+    """Load the (fast) tokenizer stored in ``source`` (never running code from the folder).
+
+    ``options`` go to ``AutoTokenizer.from_pretrained`` (e.g. ``add_prefix_space=True``, which
+    byte-level BPE tokenizers need to tokenize pre-split words).
+    """
     from transformers import AutoTokenizer
 
     _refuse_remote_code(source)
     try:
         with _quiet_transformers():
-            tokenizer = AutoTokenizer.from_pretrained(str(source), use_fast=True, trust_remote_code=False)
+            tokenizer = AutoTokenizer.from_pretrained(
+                str(source), use_fast=True, trust_remote_code=False, **options
+            )
     except (OSError, ValueError, KeyError) as exc:
         raise ModelNotFoundError(
             f"No usable tokenizer in {source}: {exc}. The folder needs tokenizer.json or the "

@@ -681,6 +681,9 @@ class Learner:
 
         if preproc is not None and hasattr(preproc, "labels_"):
             return preproc.labels_
+        own = getattr(self.model, "_easytx_preproc", None)
+        if own is not None and hasattr(own, "labels_") and not class_names:
+            return own.labels_
         k = int(self.model.config.num_labels)
         id2label = getattr(self.model.config, "id2label", None) or {}  # set by get_classifier()
         names = list(class_names) if class_names else [str(id2label.get(i, i)) for i in range(k)]

@@ -18,7 +18,7 @@ from . import (
     distribute,
 )
 from .data import check_positive_int, check_texts
-from .errors import ArtifactError, DataTypeError, EasytxError
+from .errors import ArtifactError, ConfigError, DataTypeError, EasytxError
 from .inference import predict_logits
 from .preprocess import Transformer
 
@@ -118,7 +118,9 @@ class Predictor:
         proba = self.task.probabilities(logits)
         return proba[0] if single else proba
 
-    def predict(self, texts: Any, return_proba: bool = False, *, verbose: int | None = None) -> Any:
+    def predict(
+        self, texts: Any, return_proba: bool = False, *, verbose: int | None = None, **options: Any
+    ) -> Any:
         """Labels for a text (one label) or a list of texts (a list of labels, same order).
 
         Parameters
@@ -128,14 +130,32 @@ class Predictor:
             Return :meth:`predict_proba` instead (ktrain's argument).
         verbose : int, optional
             ``0`` silences the progress bar (default: the predictor's ``verbose``).
+        **options
+            Task-specific decoding options, e.g. ``return_tokens=True`` for token classification
+            (``(word, tag)`` pairs instead of entities).
         """
+        allowed = getattr(self.task, "decode_options", ())
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            raise ConfigError(
+                f"Unexpected argument(s) for predict(): {unknown}. The {self.task.name!r} task "
+                f"accepts {list(allowed) or 'no extra options'}."
+            )
         if return_proba:
             return self.predict_proba(texts, verbose=verbose)
         items, single = self._texts(texts)
         if not items:
             return []
-        proba = self.predict_proba(items, verbose=verbose)
-        labels = self.task.decode(proba, self.preproc.labels_)
+        data = self.preproc.encode_for_prediction(items)
+        verbose = self.verbose if verbose is None else verbose
+        logits = predict_logits(
+            self.model,
+            data,
+            batch_size=self.batch_size,
+            progress=bool(verbose) and len(items) > 20 * self.batch_size,
+        )
+        proba = self.task.probabilities(logits)
+        labels = self.task.decode(proba, self.preproc.labels_, texts=items, inputs=data, **options)
         return labels[0] if single else labels
 
     def explain(

@@ -138,6 +138,17 @@ class TransformerDataset:
             useful += int(self.lengths[index].sum())
         return 1.0 - useful / total if total else 0.0
 
+    def batch_labels(self, index: Sequence[int], width: int) -> np.ndarray:
+        """Labels of rows ``index`` for a batch padded to ``width`` tokens (token-level datasets
+        cut theirs to the width)."""
+        return self.y[index]
+
+    def label_spec(self) -> Any:
+        """``tf.TensorSpec`` of a batch of labels."""
+        import tensorflow as tf
+
+        return tf.TensorSpec((None, *self.y.shape[1:]), tf.as_dtype(self.y.dtype))
+
     def to_tfdataset(
         self,
         batch_size: int | None = None,
@@ -162,12 +173,14 @@ class TransformerDataset:
             self._epoch += 1
             for index in self.batch_indices(batch_size, shuffle=shuffle, seed=epoch_seed, bucket=bucket):
                 inputs = self.pad(index)
-                yield (inputs, self.y[index]) if self.y is not None else (inputs,)
+                if self.y is None:
+                    yield (inputs,)
+                else:
+                    yield inputs, self.batch_labels(index, inputs["input_ids"].shape[1])
 
         spec = {name: tf.TensorSpec((None, None), tf.int32) for name in self.input_names}
         if self.y is not None:
-            y_spec = tf.TensorSpec((None, *self.y.shape[1:]), tf.as_dtype(self.y.dtype))
-            signature: tuple = (spec, y_spec)
+            signature: tuple = (spec, self.label_spec())
         else:
             signature = (spec,)
         dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
@@ -542,6 +555,10 @@ class Transformer:
     @classmethod
     def from_dict(cls, data: dict, tokenizer_folder: Path) -> Transformer:
         """Rebuild a fitted preprocessor from :meth:`to_dict` output and a tokenizer folder."""
+        if data.get("preprocessor") == "tagging" and cls is Transformer:
+            from .tagger import TaggingTransformer
+
+            return TaggingTransformer.from_dict(data, tokenizer_folder)
         labels = label_encoder_from_dict(data["labels"])
         class_names = getattr(labels, "class_names", None)
         t = cls(data["model_name"], maxlen=int(data["maxlen"]), class_names=class_names, verbose=0)

@@ -7,7 +7,7 @@ written as TensorFlow ``tf_model.h5`` or as PyTorch-layout ``model.safetensors``
 checkpoints take) so the loading paths of :mod:`easytx.backend` can be tested.
 
 :func:`keyword_dataset` makes a small labelled data set whose label is decided by a keyword, which
-a tiny model learns in a few epochs.
+a tiny model learns in a few epochs; :func:`entity_dataset` does the same for named-entity tagging.
 """
 
 from __future__ import annotations
@@ -20,7 +20,14 @@ import numpy as np
 
 from . import _env  # noqa: F401
 
-__all__ = ["FAMILIES", "sentences", "keyword_dataset", "make_tiny_model", "to_pt_safetensors"]
+__all__ = [
+    "FAMILIES",
+    "sentences",
+    "keyword_dataset",
+    "entity_dataset",
+    "make_tiny_model",
+    "to_pt_safetensors",
+]
 
 FAMILIES = ("bert", "distilbert", "roberta", "minilm")
 
@@ -112,6 +119,55 @@ def keyword_dataset(
         texts.append(" ".join(words) + ".")
         labels.append(classes[c])
     return texts, labels
+
+
+_PEOPLE = [
+    ["Angela", "Merkel"],
+    ["Anna"],
+    ["Peter", "Blackburn"],
+    ["Maria", "Lopez"],
+    ["Tom"],
+    ["Kofi", "Annan"],
+]
+_PLACES = [["Paris"], ["Berlin"], ["New", "York"], ["Lagos"], ["Oslo"], ["Buenos", "Aires"]]
+_ORGS = [["Siemens"], ["United", "Nations"], ["Acme", "Corp"], ["Reuters"]]
+_ENTITY_TEMPLATES = [
+    "{PER} visited {LOC} .",
+    "{PER} met {PER} in {LOC} on Monday .",
+    "the story of {PER} was quite long .",
+    "{ORG} opened an office in {LOC} .",
+    "my friend works for {ORG} and {PER} works in {LOC} .",
+    "{LOC} is really familiar to {PER} .",
+    "the film was simply great .",
+]
+
+
+def entity_dataset(n: int = 200, *, seed: int = 0) -> tuple[list[list[str]], list[list[str]]]:
+    """``n`` generated sentences as word lists with IOB2 tags (PER, LOC, ORG), for NER tests.
+
+    Entities come from short fixed lists, so a tiny model learns them in a few epochs.
+
+    >>> words, tags = entity_dataset(1, seed=0)
+    >>> len(words[0]) == len(tags[0])
+    True
+    """
+    rng = random.Random(seed)
+    pools = {"PER": _PEOPLE, "LOC": _PLACES, "ORG": _ORGS}
+    sentences, tags = [], []
+    for _ in range(n):
+        words, labels = [], []
+        for token in rng.choice(_ENTITY_TEMPLATES).split():
+            if token.startswith("{"):
+                kind = token[1:-1]
+                entity = rng.choice(pools[kind])
+                words += entity
+                labels += [f"B-{kind}"] + [f"I-{kind}"] * (len(entity) - 1)
+            else:
+                words.append(token.capitalize() if not words else token)
+                labels.append("O")
+        sentences.append(words)
+        tags.append(labels)
+    return sentences, tags
 
 
 def _train_tokenizer(family: str, corpus: list[str], vocab_size: int):
