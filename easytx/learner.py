@@ -125,7 +125,10 @@ class Learner:
         self.seed = seed
         self.bucket = bucket
         self.jit_compile = jit_compile
-        self.task = task_from_name(getattr(model, "_easytx_task", "classification"))
+        # the preprocessor's own task object (shared, so tuned thresholds reach the predictor)
+        self.task = getattr(model, "_easytx_task_object", None) or task_from_name(
+            getattr(model, "_easytx_task", "classification")
+        )
         self.history = None
         self.batch_history: dict[str, list] = {}
         self.lr_finder_: LRSuggestions | None = None
@@ -177,6 +180,7 @@ class Learner:
         return math.ceil(len(self.train_data) / self.batch_size)
 
     def _class_weight(self, class_weight: Any) -> dict | None:
+        self.task.check_class_weight(class_weight)
         if class_weight is None:
             return None
         if class_weight == "balanced":
@@ -647,7 +651,7 @@ class Learner:
     def predict_proba(self, data: TransformerDataset) -> np.ndarray:
         """Task probabilities for every row of ``data`` (in order)."""
         logits = predict_logits(self.model, data, batch_size=self.eval_batch_size)
-        return self.task.probabilities(logits)
+        return self.task.probabilities(logits, labels=self._labels(None, None))
 
     def validate(
         self,
@@ -675,6 +679,20 @@ class Learner:
         if print_report:
             _console(text)
         return matrix
+
+    def tune_thresholds(self, val_data: TransformerDataset | None = None, **options: Any) -> list[float]:
+        """Multi-label only: set each label's decision threshold to maximise its F1 on the
+        validation data; the thresholds live on the task and are saved with the predictor.
+
+        Returns the thresholds in class order; ``options`` go to
+        :meth:`easytx.tasks.MultiLabel.tune_thresholds` (``grid=``).
+        """
+        if not hasattr(self.task, "tune_thresholds"):
+            raise ConfigError(
+                f"tune_thresholds() applies to multi-label models; this learner's task is {self.task.name!r}."
+            )
+        data = self._eval_data(val_data)
+        return self.task.tune_thresholds(data.y, self.predict_proba(data), **options)
 
     def _labels(self, preproc: Any, class_names: Sequence | None) -> Any:
         from .labels import ClassLabels
@@ -705,9 +723,9 @@ class Learner:
         logits = predict_logits(self.model, data, batch_size=self.eval_batch_size)
         losses = self.task.per_example_loss(data.y, logits)
         labels = self._labels(preproc, None)
-        proba = self.task.probabilities(logits)
-        predicted = self.task.decode(proba, labels)
-        truth = labels.inverse_transform(data.y)
+        proba = self.task.probabilities(logits, labels=labels)
+        predicted = self.task.decode(proba, labels, texts=data.texts, inputs=data)
+        truth = self.task.truth(data.y, labels)
         rows = []
         for i in np.argsort(-losses)[:n]:
             rows.append((int(i), float(losses[i]), truth[i], predicted[i], data.texts[i]))

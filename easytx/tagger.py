@@ -138,6 +138,8 @@ class TaggingTransformer(Transformer):
 
         self.task = TokenClassification()
         self.task.preproc = self  # decode() re-tokenizes texts when it is given no inputs
+        self.task_option = self.task
+        self.pairs_ = False
 
     # ------------------------------------------------------------------ tokenizer
     @property

@@ -25,6 +25,9 @@ __all__ = [
     "sentences",
     "keyword_dataset",
     "entity_dataset",
+    "multilabel_dataset",
+    "regression_dataset",
+    "pair_dataset",
     "make_tiny_model",
     "to_pt_safetensors",
 ]
@@ -168,6 +171,50 @@ def entity_dataset(n: int = 200, *, seed: int = 0) -> tuple[list[list[str]], lis
         sentences.append(words)
         tags.append(labels)
     return sentences, tags
+
+
+def multilabel_dataset(n: int = 200, *, seed: int = 0) -> tuple[list[str], list[list[str]]]:
+    """Texts with zero, one or two labels: ``"pos"`` when a positive word occurs, ``"neg"`` when
+    a negative word occurs (independently), e.g. ``["neg", "pos"]`` or ``[]``."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for i in range(n):
+        has = {"pos": bool(i & 1), "neg": bool(i & 2)}
+        words = [rng.choice(_SUBJECTS), rng.choice(_VERBS), rng.choice(_FILLERS), rng.choice(_NEUTRAL)]
+        for name, pool in (("pos", POSITIVE), ("neg", NEGATIVE)):
+            if has[name]:
+                words += ["and", rng.choice(_SUBJECTS), rng.choice(_VERBS), rng.choice(pool)]
+        texts.append(" ".join(words) + ".")
+        labels.append([name for name in ("neg", "pos") if has[name]])
+    return texts, labels
+
+
+def regression_dataset(n: int = 200, *, seed: int = 0) -> tuple[list[str], list[float]]:
+    """Texts whose float target is ``2.5 * (#positive words) - 1.5 * (#negative words) + 10``."""
+    rng = random.Random(seed)
+    texts, targets = [], []
+    for i in range(n):
+        n_pos, n_neg = i % 3, (i // 3) % 3
+        words = [rng.choice(_SUBJECTS), rng.choice(_VERBS), rng.choice(_FILLERS)]
+        words += [rng.choice(POSITIVE) for _ in range(n_pos)] + [rng.choice(NEGATIVE) for _ in range(n_neg)]
+        words += [rng.choice(_NEUTRAL)]
+        rng.shuffle(words)
+        texts.append(" ".join(words) + ".")
+        targets.append(2.5 * n_pos - 1.5 * n_neg + 10.0)
+    return texts, targets
+
+
+def pair_dataset(n: int = 200, *, seed: int = 0) -> tuple[list[tuple[str, str]], list[str]]:
+    """Sentence pairs labelled ``"same"`` when both texts carry the same sentiment keyword class
+    (positive or negative), else ``"different"``."""
+    x, y = keyword_dataset(2 * n, seed=seed)
+    rng = random.Random(seed + 1)
+    pairs, labels = [], []
+    for _ in range(n):
+        a, b = rng.randrange(len(x)), rng.randrange(len(x))
+        pairs.append((x[a], x[b]))
+        labels.append("same" if y[a] == y[b] else "different")
+    return pairs, labels
 
 
 def _train_tokenizer(family: str, corpus: list[str], vocab_size: int):
