@@ -336,3 +336,41 @@ class TaggingTransformer(Transformer):
 def _has_tokens(word: str) -> bool:
     """Whether a word would produce sub-tokens (words of spaces/control characters produce none)."""
     return bool(word.strip())
+
+
+def build_tagged(
+    x_train: list,
+    y_train: list,
+    x_val: list | None,
+    y_val: list | None,
+    *,
+    model: Any,
+    maxlen: Any = "auto",
+    val_pct: float = 0.1,
+    random_state: int | None = None,
+    tag_scheme: str = "auto",
+    batch_size: int | None = None,
+    verbose: int = 1,
+) -> tuple[TaggedDataset, TaggedDataset, TaggingTransformer]:
+    """Split (when no validation data is given), fit a :class:`TaggingTransformer`, tokenize."""
+    x_train, y_train = check_tagged(x_train, y_train, where="training data")
+    if x_val is None:
+        if not 0.0 < val_pct < 1.0:
+            raise ConfigError(f"`val_pct` must lie in (0, 1). Received: val_pct={val_pct!r}")
+        n = len(x_train)
+        n_val = int(round(n * val_pct))
+        if n_val < 1 or n_val >= n:
+            raise DataError(
+                f"val_pct={val_pct} of {n} sentences leaves no validation or no training sentences; "
+                "pass val_filepath/val_df or more data."
+            )
+        order = np.random.default_rng(random_state).permutation(n)
+        val_idx, trn_idx = sorted(order[:n_val]), sorted(order[n_val:])
+        x_val, y_val = [x_train[i] for i in val_idx], [y_train[i] for i in val_idx]
+        x_train, y_train = [x_train[i] for i in trn_idx], [y_train[i] for i in trn_idx]
+    preproc = TaggingTransformer(
+        model, maxlen=maxlen, batch_size=batch_size, tag_scheme=tag_scheme, verbose=verbose
+    )
+    trn = preproc.preprocess_train(x_train, y_train)
+    val = preproc.preprocess_test(x_val, y_val)
+    return trn, val, preproc

@@ -21,6 +21,7 @@ from .errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # imported lazily at run time (they load TensorFlow)
     from .preprocess import Transformer, TransformerDataset
+    from .tagger import TaggingTransformer
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,12 @@ __all__ = [
     "texts_from_df",
     "texts_from_csv",
     "texts_from_folder",
+    "TaggingTransformer",
+    "entities_from_array",
+    "entities_from_conll2003",
+    "entities_from_df",
+    "entities_from_txt",
+    "sequence_tagger",
 ]
 
 _MODES = {"bert": "bert-base-uncased", "distilbert": "distilbert-base-uncased"}
@@ -41,6 +48,10 @@ def __getattr__(name: str) -> Any:  # TensorFlow loads on first use, not on impo
         from . import preprocess
 
         return getattr(preprocess, name)
+    if name == "TaggingTransformer":
+        from .tagger import TaggingTransformer
+
+        return TaggingTransformer
     raise AttributeError(f"module 'easytx.text' has no attribute {name!r}")
 
 
@@ -280,3 +291,227 @@ def texts_from_folder(
         verbose=verbose,
         batch_size=batch_size,
     )
+
+
+# ---------------------------------------------------------------------------------------- tagging
+_KTRAIN_TAGGERS = ("transformer", "bilstm-transformer", "bilstm-bert", "bilstm-crf", "bilstm", "bigru")
+
+
+def _tagging_model(model: Any, transformer_model: Any = None) -> Any:
+    model = model if model is not None else transformer_model
+    if model is None:
+        raise ConfigError(
+            "Pass model=... (a hub name such as 'bert-base-cased' or a local model folder): easytx "
+            "tags words with a pretrained transformer."
+        )
+    return model
+
+
+def _ignore_tagging(kwargs: dict) -> None:
+    unknown = sorted(set(kwargs) - {"use_char", "data_format"})
+    if unknown:
+        raise ConfigError(f"Unexpected argument(s): {unknown}.")
+    if kwargs.get("use_char"):
+        raise ConfigError(
+            "use_char=True (character embeddings) is not supported: the transformer's sub-words do that."
+        )
+
+
+def entities_from_array(
+    x_train: Sequence,
+    y_train: Sequence,
+    x_test: Sequence | None = None,
+    y_test: Sequence | None = None,
+    val_pct: float = 0.1,
+    verbose: int = 1,
+    *,
+    model: Any = None,
+    maxlen: int | str = "auto",
+    tag_scheme: str = "auto",
+    random_state: int | None = None,
+    batch_size: int | None = None,
+    **ktrain_only: Any,
+) -> tuple:
+    """Sentences as word lists and their tags -> ``(trn, val, preproc)`` for token classification.
+
+    Without ``x_test``, ``val_pct`` of the sentences (at random, ``random_state``) become
+    validation data. ``preproc`` is a fitted :class:`~easytx.tagger.TaggingTransformer`.
+
+    Examples
+    --------
+    >>> trn, val, preproc = text.entities_from_array(
+    ...     [["EU", "rejects", "German", "call"]] * 20, [["B-ORG", "O", "B-MISC", "O"]] * 20,
+    ...     model="bert-base-cased")  # doctest: +SKIP
+    """
+    from .tagger import build_tagged
+
+    _ignore_tagging(ktrain_only)
+    return build_tagged(
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        model=_tagging_model(model),
+        maxlen=maxlen,
+        val_pct=val_pct,
+        random_state=random_state,
+        tag_scheme=tag_scheme,
+        batch_size=batch_size,
+        verbose=verbose,
+    )
+
+
+def entities_from_txt(
+    train_filepath: str | os.PathLike,
+    val_filepath: str | os.PathLike | None = None,
+    word_column: int = 0,
+    tag_column: int = -1,
+    encoding: str | None = None,
+    val_pct: float = 0.1,
+    verbose: int = 1,
+    *,
+    model: Any = None,
+    maxlen: int | str = "auto",
+    tag_scheme: str = "auto",
+    sep: str | None = None,
+    random_state: int | None = None,
+    batch_size: int | None = None,
+    **ktrain_only: Any,
+) -> tuple:
+    """CoNLL-style files (``word ... TAG`` per line, blank line between sentences) ->
+    ``(trn, val, preproc)``; see :func:`easytx.tagging.read_conll` for the format and its errors.
+    """
+    from .tagging import read_conll
+
+    options = {
+        "word_column": word_column,
+        "tag_column": tag_column,
+        "sep": sep,
+        "encoding": encoding or "utf-8",
+    }
+    x, y = read_conll(train_filepath, **options)
+    x_val = y_val = None
+    if val_filepath is not None:
+        x_val, y_val = read_conll(val_filepath, **options)
+    return entities_from_array(
+        x,
+        y,
+        x_val,
+        y_val,
+        val_pct=val_pct,
+        verbose=verbose,
+        model=model,
+        maxlen=maxlen,
+        tag_scheme=tag_scheme,
+        random_state=random_state,
+        batch_size=batch_size,
+        **ktrain_only,
+    )
+
+
+def entities_from_conll2003(
+    train_filepath: str | os.PathLike,
+    val_filepath: str | os.PathLike | None = None,
+    encoding: str | None = None,
+    val_pct: float = 0.1,
+    verbose: int = 1,
+    *,
+    model: Any = None,
+    maxlen: int | str = "auto",
+    tag_scheme: str = "auto",
+    random_state: int | None = None,
+    batch_size: int | None = None,
+    **ktrain_only: Any,
+) -> tuple:
+    """CoNLL-2003 files (``word POS chunk NER-tag``) -> ``(trn, val, preproc)`` (ktrain's name).
+
+    Examples
+    --------
+    >>> trn, val, preproc = text.entities_from_conll2003(
+    ...     "eng.train", val_filepath="eng.testa", model="bert-base-cased", maxlen=64)  # doctest: +SKIP
+    """
+    return entities_from_txt(
+        train_filepath,
+        val_filepath,
+        word_column=0,
+        tag_column=-1,
+        encoding=encoding,
+        val_pct=val_pct,
+        verbose=verbose,
+        model=model,
+        maxlen=maxlen,
+        tag_scheme=tag_scheme,
+        random_state=random_state,
+        batch_size=batch_size,
+        **ktrain_only,
+    )
+
+
+def entities_from_df(
+    train_df: Any,
+    val_df: Any = None,
+    word_column: str = "Word",
+    tag_column: str = "Tag",
+    sentence_column: str = "SentenceID",
+    val_pct: float = 0.1,
+    verbose: int = 1,
+    *,
+    model: Any = None,
+    maxlen: int | str = "auto",
+    tag_scheme: str = "auto",
+    random_state: int | None = None,
+    batch_size: int | None = None,
+    **ktrain_only: Any,
+) -> tuple:
+    """A DataFrame of ``(sentence id, word, tag)`` rows -> ``(trn, val, preproc)`` (ktrain's name).
+
+    Rows of a sentence must be contiguous and in order; an id given only on a sentence's first
+    row is carried forward (the Kaggle NER layout).
+    """
+    from .tagging import read_tagged_df
+
+    columns = {"sentence_column": sentence_column, "word_column": word_column, "tag_column": tag_column}
+    x, y = read_tagged_df(train_df, where="train_df", **columns)
+    x_val = y_val = None
+    if val_df is not None:
+        x_val, y_val = read_tagged_df(val_df, where="val_df", **columns)
+    return entities_from_array(
+        x,
+        y,
+        x_val,
+        y_val,
+        val_pct=val_pct,
+        verbose=verbose,
+        model=model,
+        maxlen=maxlen,
+        tag_scheme=tag_scheme,
+        random_state=random_state,
+        batch_size=batch_size,
+        **ktrain_only,
+    )
+
+
+def sequence_tagger(name: str, preproc: Any, *, transformer_model: Any = None, **kwargs: Any) -> Any:
+    """Build the token-classification model for ``preproc`` (ktrain's ``sequence_tagger``).
+
+    easytx puts a linear token-classification head on the preprocessor's transformer, whatever
+    ktrain architecture ``name`` names (``"bilstm-transformer"``...); ``kwargs`` go to
+    :meth:`TaggingTransformer.get_classifier` (``seed=``, ``pretrained=``, config overrides).
+    """
+    from .tagger import TaggingTransformer
+
+    if name not in _KTRAIN_TAGGERS:
+        raise ConfigError(f"Unknown tagger {name!r}; expected one of {list(_KTRAIN_TAGGERS)}.")
+    if not isinstance(preproc, TaggingTransformer):
+        raise ConfigError(
+            "`preproc` must come from text.entities_from_conll2003/_txt/_df/_array (a TaggingTransformer). "
+            f"Received: {type(preproc).__name__}."
+        )
+    if transformer_model is not None and str(transformer_model) != preproc.model_name:
+        raise ConfigError(
+            f"transformer_model={transformer_model!r} differs from the preprocessor's model "
+            f"{preproc.model_name!r}; pass model=... to the entities_from_* loader instead."
+        )
+    if name != "transformer":
+        logger.info("sequence_tagger(%r): easytx uses a linear token head on the transformer.", name)
+    return preproc.get_classifier(**kwargs)
