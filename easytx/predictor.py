@@ -171,7 +171,10 @@ class Predictor:
             or ``{"mae": ..., "rmse": ...}``.
         """
         data = self.preproc.preprocess_test(texts, labels)
-        proba = self.predict_proba(list(data.texts), verbose=0)
+        # score the rows as preprocess_test tokenized them (for a tagger, word lists whose
+        # labels sit on the first sub-tokens)
+        logits = predict_logits(self.model, data, batch_size=self.batch_size)
+        proba = self.task.probabilities(logits, labels=self.preproc.labels_)
         if print_report:
             text, _ = self.task.report(data.y, proba, self.preproc.labels_)
             sys.stdout.write(text.rstrip("\n") + "\n")

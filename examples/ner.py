@@ -1,6 +1,6 @@
 """Named-entity recognition on CoNLL-2003 with all-MiniLM-L6-v2: train, score, save, reload, predict.
 
-    python examples/ner.py                       # 2,000 training sentences, 2 epochs
+    python examples/ner.py                       # 1,500 training sentences, 2 epochs
     python examples/ner.py --sentences 14041 --epochs 3 --test-sentences 3453   # the full sets
 
 Runs offline. The data is read from the project's shared folder (``../shared/data/conll2003``
@@ -38,7 +38,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with eng.train/testa/testb")
     parser.add_argument("--model", default=None, help="model folder or hub name (default: MiniLM)")
-    parser.add_argument("--sentences", type=int, default=2000, help="training sentences used")
+    parser.add_argument("--sentences", type=int, default=1500, help="training sentences used")
     parser.add_argument("--test-sentences", type=int, default=1000, help="eng.testb sentences scored")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--lr", type=float, default=5e-4)

@@ -237,3 +237,13 @@ def test_mismatched_words_and_tags_and_wrong_entry_points(tiny_bert):
         text.sequence_tagger("crf", text.TaggingTransformer(tiny_bert))
     with pytest.raises(ConfigError, match="use_char"):
         text.entities_from_array([["a"]], [["O"]], model=tiny_bert, use_char=True)
+
+
+def test_predictor_evaluate_scores_word_lists(tagger, capsys):
+    learner, preproc, val = tagger
+    predictor = easytx.get_predictor(learner.model, preproc)
+    words, tags = entity_dataset(40, seed=1)
+    scores = predictor.evaluate(words, tags)
+    assert "micro avg" in capsys.readouterr().out
+    assert set(scores) == {"token_accuracy", "entity_precision", "entity_recall", "entity_f1"}
+    assert scores["entity_f1"] > 0.85
