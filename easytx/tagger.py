@@ -148,10 +148,8 @@ class TaggingTransformer(Transformer):
             from . import backend
 
             config = backend.load_config(self.source)
-            options = {}
-            if getattr(config, "model_type", "") in _PREFIX_SPACE_MODELS:
-                options["add_prefix_space"] = True  # needed to tokenize pre-split words
-            self._tokenizer = backend.load_tokenizer(self.source, **options)
+            self.add_prefix_space_ = getattr(config, "model_type", "") in _PREFIX_SPACE_MODELS
+            self._tokenizer = self._load_tokenizer(self.source)
             if not getattr(self._tokenizer, "is_fast", False):
                 raise ConfigError(
                     f"Token classification needs a fast (Rust) tokenizer to map sub-tokens to words; "
@@ -159,6 +157,13 @@ class TaggingTransformer(Transformer):
                 )
             self._check_vocab()
         return self._tokenizer
+
+    def _load_tokenizer(self, folder: Path) -> Any:
+        from . import backend
+
+        # byte-level BPE tokenizers (RoBERTa...) need add_prefix_space to take pre-split words
+        options = {"add_prefix_space": True} if getattr(self, "add_prefix_space_", False) else {}
+        return backend.load_tokenizer(folder, **options)
 
     def _tokenize_words(
         self, sentences: list[list[str]], max_length: int
@@ -306,11 +311,11 @@ class TaggingTransformer(Transformer):
         data = super().to_dict()
         data["preprocessor"] = "tagging"
         data["tag_scheme"] = self.labels_.scheme_
+        data["add_prefix_space"] = bool(getattr(self, "add_prefix_space_", False))
         return data
 
     @classmethod
     def from_dict(cls, data: dict, tokenizer_folder: Path) -> TaggingTransformer:
-        from . import backend
         from .labels import label_encoder_from_dict
 
         t = cls(
@@ -320,7 +325,8 @@ class TaggingTransformer(Transformer):
             verbose=0,
         )
         t._source = Path(tokenizer_folder)
-        t._tokenizer = backend.load_tokenizer(Path(tokenizer_folder))
+        t.add_prefix_space_ = bool(data.get("add_prefix_space", False))
+        t._tokenizer = t._load_tokenizer(Path(tokenizer_folder))
         t.model_limit_ = int(data.get("model_limit", data["maxlen"]))
         t.maxlen_ = int(data["maxlen"])
         t.labels_ = label_encoder_from_dict(data["labels"])

@@ -247,3 +247,18 @@ def test_predictor_evaluate_scores_word_lists(tagger, capsys):
     assert "micro avg" in capsys.readouterr().out
     assert set(scores) == {"token_accuracy", "entity_precision", "entity_recall", "entity_f1"}
     assert scores["entity_f1"] > 0.85
+
+
+def test_byte_level_bpe_tokenizers_take_pre_split_words(tiny_models, tmp_path):
+    """RoBERTa-style tokenizers need add_prefix_space=True for word lists; kept after loading."""
+    words, tags = entity_dataset(48, seed=4)
+    trn, val, preproc = text.entities_from_array(words, tags, model=tiny_models["roberta", "tf"], maxlen=96)
+    first = first_subtokens(trn.word_ids[0])
+    assert sorted(first) == list(range(len(trn.words[0])))  # every word has a first sub-token
+    learner = easytx.get_learner(preproc.get_classifier(seed=0), trn, val, batch_size=16, seed=0)
+    learner.fit_onecycle(1e-3, 1, verbose=0)
+    predictor = easytx.get_predictor(learner.model, preproc)
+    tokens = predictor.predict("Anna visited Oslo .", return_tokens=True)
+    assert [w for w, _ in tokens] == ["Anna", "visited", "Oslo", "."]
+    folder = predictor.save(tmp_path / "roberta")
+    assert easytx.load_predictor(folder).predict("Anna visited Oslo .", return_tokens=True) == tokens
