@@ -94,8 +94,9 @@ def test_validate_prints_entity_scores_per_type(tagger, capsys):
     out = capsys.readouterr().out
     for kind in ("PER", "LOC", "ORG", "micro avg"):
         assert kind in out
-    # the tiny model learns the generated entities well; the floor leaves room for CPU noise
-    assert scores["micro"]["f1"] > 0.85, out
+    # the tiny model learns the generated entities well (measured 0.91); the floor leaves room
+    # for CPU noise while an untrained or all-"O" model scores near 0
+    assert scores["micro"]["f1"] > 0.8, out
     assert set(scores["per_type"]) == {"PER", "LOC", "ORG"}
 
 
