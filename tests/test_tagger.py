@@ -263,3 +263,68 @@ def test_byte_level_bpe_tokenizers_take_pre_split_words(tiny_models, tmp_path):
     assert [w for w, _ in tokens] == ["Anna", "visited", "Oslo", "."]
     folder = predictor.save(tmp_path / "roberta")
     assert easytx.load_predictor(folder).predict("Anna visited Oslo .", return_tokens=True) == tokens
+
+
+def test_served_tagger_returns_entities(tagger, tmp_path):
+    """`easytx serve` on a saved tagger answers /predict with the same entities as predict()."""
+    import http.client
+    import os
+    import socket
+    import time
+    from pathlib import Path
+
+    learner, preproc, _ = tagger
+    predictor = easytx.get_predictor(learner.model, preproc)
+    folder = predictor.save(tmp_path / "served")
+    texts = [SENTENCE, "Siemens opened an office in Oslo ."]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    root = Path(__file__).resolve().parents[1]
+    command = [
+        sys.executable,
+        "-m",
+        "easytx",
+        "serve",
+        str(folder),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "-q",
+    ]
+    log = open(tmp_path / "server.log", "w+")  # noqa: SIM115
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root)
+
+    def request(method, path, body=None):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert proc.poll() is None, (log.seek(0), log.read()[-3000:])
+            try:
+                if request("GET", "/health")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "server did not answer /health within 240 s"
+            time.sleep(0.3)
+        status, raw = request("POST", "/predict", json.dumps({"texts": texts}).encode())
+        assert status == 200, raw[:500]
+        assert json.loads(raw)["predictions"] == json.loads(json.dumps(predictor.predict(texts)))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
