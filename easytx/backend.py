@@ -343,6 +343,28 @@ def save_model(model: Any, folder: Path) -> None:
         model.save_pretrained(str(folder), safe_serialization=True)
 
 
+def set_output_bias(model: Any, bias: Any) -> None:
+    """Set the bias of the task head's output layer (the last Dense with one unit per output).
+
+    Used to start a multi-label head at the labels' prior log-odds instead of 0.5 everywhere.
+    """
+    import numpy as np
+    import tf_keras
+
+    k = int(model.config.num_labels)
+    main = getattr(model, model.base_model_prefix, None)
+    found = None
+    for layer in model.layers:
+        if layer is main:
+            continue
+        for sub in [layer, *getattr(layer, "submodules", ())]:
+            if isinstance(sub, tf_keras.layers.Dense) and sub.units == k and sub.use_bias:
+                found = sub
+    if found is None or found.bias is None:
+        raise ConfigError(f"Cannot find the output layer of {type(model).__name__} to initialise its bias.")
+    found.bias.assign(np.asarray(bias, dtype=found.bias.dtype.as_numpy_dtype).reshape(k))
+
+
 def base_layers(model: Any) -> tuple[Any, list]:
     """Return ``(embeddings, [encoder blocks])`` of a Hugging Face TF model's backbone."""
     main = getattr(model, model.base_model_prefix, None)

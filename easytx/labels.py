@@ -400,6 +400,7 @@ class MultiLabels:
         self.classes_ = list(classes)
         self._ids = {c: j for j, c in enumerate(self.classes_)}
         self._ids.update({str(c): j for j, c in enumerate(self.classes_)})
+        self.prior_ = self.transform(labels).mean(axis=0).tolist()  # fraction of texts per label
         return self
 
     # ------------------------------------------------------------------ use

@@ -660,7 +660,12 @@ class Learner:
         class_names: Sequence | None = None,
         preproc: Any = None,
     ) -> Any:
-        """Evaluate on validation data; print the report; return the confusion matrix.
+        """Evaluate on validation data; print the task's report; return its matrix.
+
+        The report and the matrix come from the task: for classification scikit-learn's report
+        and the confusion matrix; for multi-label the per-label report and the per-label
+        confusion matrices ``(n_labels, 2, 2)``; for regression MAE/RMSE/R2 per target and
+        ``None``.
 
         Parameters
         ----------
@@ -782,6 +787,11 @@ class Learner:
         data = self._eval_data(val_data)
         labels = self._labels(None, class_names)
         _, matrix = self.task.report(data.y, self.predict_proba(data), labels)
+        if matrix is None or np.ndim(matrix) != 2:
+            raise ConfigError(
+                f"A confusion matrix plot needs single-label classes; this model's task is "
+                f"{self.task.name!r}. Use learner.validate() for its report."
+            )
         return plots.confusion_matrix_plot(matrix, labels.classes_, normalize=normalize)
 
 

@@ -622,6 +622,9 @@ class Transformer:
                 pretrained=pretrained,
                 config_overrides=kwargs,
             )
+            bias = self.task.initial_bias(self.labels_)
+            if bias is not None:
+                backend.set_output_bias(model, bias)
         model._easytx_task = self.task.name  # lets get_learner/get_predictor check pairing
         model._easytx_task_object = self.task  # the Learner compiles with this very object
         model._easytx_preproc = self  # lets get_learner and tune accept TextData with this model

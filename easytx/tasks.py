@@ -4,22 +4,20 @@ The :class:`~easytx.Learner` and :class:`~easytx.Predictor` never branch on the 
 task object. A new task is a new class here (registered with :func:`register_task`) plus its label
 encoder in :mod:`easytx.labels`.
 
-The seam
---------
 Every task answers the same questions (see :class:`Task`):
 
-=========================  ==============================================================
-``name``, ``head``         name stored in ``easytx.json``; backend head (:data:`backend.HEADS`)
-``monitor``                metric watched when there is validation data
-``label_encoder()``        a new, unfitted encoder from :mod:`easytx.labels` for this task
-``n_outputs(labels)``      size of the model's output layer
-``loss()``, ``metrics()``  tf-keras loss (on logits) and metrics given to ``model.compile``
-``probabilities()``        logits -> what ``predict_proba`` returns
-``decode()``               probabilities -> the user's answers (takes extra context as keywords)
-``per_example_loss()``     NumPy loss per row (``view_top_losses``)
-``report()``, ``scores()`` text report for ``validate`` (+ matrix), headline metrics dict
-``get_config()``           JSON-safe options (thresholds...), restored by :func:`task_from_name`
-=========================  ==============================================================
+- ``name``, ``head``: name stored in ``easytx.json``; backend head (``backend.HEADS``);
+- ``monitor``: the metric to watch when there is validation data;
+- ``label_encoder()``: a new, unfitted encoder from :mod:`easytx.labels` for this task;
+- ``n_outputs(labels)``: size of the model's output layer;
+- ``loss()``, ``metrics()``: tf-keras loss (on logits) and metrics given to ``model.compile``;
+- ``probabilities(logits, labels=None)``: what ``predict_proba`` returns;
+- ``decode(proba, labels, **context)``: the user's answers (extra context such as ``texts=`` or
+  ``inputs=`` as keywords, which a task ignores when it does not need them);
+- ``truth(y, labels)``, ``per_example_loss(y, logits)``: for ``view_top_losses``;
+- ``report(y, proba, labels)``, ``scores(y, proba, labels)``: ``validate``'s text report (and
+  matrix) and the headline metrics saved with a predictor;
+- ``get_config()``: JSON-safe options (thresholds...), restored by :func:`task_from_name`.
 
 Conventions: ``y`` is what the task's label encoder's ``transform`` returned (ids, multi-hot rows,
 scaled targets); ``proba`` is what :meth:`Task.probabilities` returned for the same rows (called
@@ -102,6 +100,10 @@ class Task:
     def n_outputs(self, labels: Any) -> int:
         """Number of model outputs the fitted ``labels`` need."""
         return int(labels.n_outputs)
+
+    def initial_bias(self, labels: Any) -> np.ndarray | None:
+        """Starting bias of the new head's outputs (``None``: the model's default, zeros)."""
+        return None
 
     def truth(self, y: np.ndarray, labels: Any) -> list:
         """Encoded ``y`` back to the user's labels (for reports and ``view_top_losses``)."""
@@ -260,6 +262,15 @@ class MultiLabel(Task):
 
     def probabilities(self, logits: np.ndarray, labels: Any = None) -> np.ndarray:
         return sigmoid(logits)
+
+    def initial_bias(self, labels: Any) -> np.ndarray | None:
+        """The labels' prior log-odds in the training data: the head starts by predicting each
+        label's frequency, not 0.5 (rare labels otherwise spend the first steps on their bias)."""
+        prior = getattr(labels, "prior_", None)
+        if prior is None:
+            return None
+        p = np.clip(np.asarray(prior, dtype=np.float64), 1e-3, 1 - 1e-3)
+        return np.log(p / (1 - p))
 
     def threshold_array(self, k: int) -> np.ndarray:
         """The thresholds as an array of length ``k``."""

@@ -174,19 +174,14 @@ def entity_dataset(n: int = 200, *, seed: int = 0) -> tuple[list[list[str]], lis
 
 
 def multilabel_dataset(n: int = 200, *, seed: int = 0) -> tuple[list[str], list[list[str]]]:
-    """Texts with zero, one or two labels: ``"pos"`` when a positive word occurs, ``"neg"`` when
-    a negative word occurs (independently), e.g. ``["neg", "pos"]`` or ``[]``."""
-    rng = random.Random(seed)
-    texts, labels = [], []
-    for i in range(n):
-        has = {"pos": bool(i & 1), "neg": bool(i & 2)}
-        words = [rng.choice(_SUBJECTS), rng.choice(_VERBS), rng.choice(_FILLERS), rng.choice(_NEUTRAL)]
-        for name, pool in (("pos", POSITIVE), ("neg", NEGATIVE)):
-            if has[name]:
-                words += ["and", rng.choice(_SUBJECTS), rng.choice(_VERBS), rng.choice(pool)]
-        texts.append(" ".join(words) + ".")
-        labels.append([name for name in ("neg", "pos") if has[name]])
-    return texts, labels
+    """Multi-label data a tiny model learns: ``["pos"]`` for texts with a positive word,
+    ``["neg"]`` for a negative word, ``[]`` for neither.
+
+    (Tiny 2-layer models pick up one direction of evidence; two labels that are independent of
+    each other would leave one of them at chance, so no text carries both here.)
+    """
+    x, y = keyword_dataset(n, seed=seed, classes=("neg", "pos", "none"))
+    return x, [[] if label == "none" else [label] for label in y]
 
 
 def regression_dataset(n: int = 200, *, seed: int = 0) -> tuple[list[str], list[float]]:
@@ -205,16 +200,11 @@ def regression_dataset(n: int = 200, *, seed: int = 0) -> tuple[list[str], list[
 
 
 def pair_dataset(n: int = 200, *, seed: int = 0) -> tuple[list[tuple[str, str]], list[str]]:
-    """Sentence pairs labelled ``"same"`` when both texts carry the same sentiment keyword class
-    (positive or negative), else ``"different"``."""
-    x, y = keyword_dataset(2 * n, seed=seed)
-    rng = random.Random(seed + 1)
-    pairs, labels = [], []
-    for _ in range(n):
-        a, b = rng.randrange(len(x)), rng.randrange(len(x))
-        pairs.append((x[a], x[b]))
-        labels.append("same" if y[a] == y[b] else "different")
-    return pairs, labels
+    """Sentence pairs ``(text_a, text_b)`` labelled with the sentiment of ``text_b``
+    (``"neg"``/``"pos"``); ``text_a`` is a neutral sentence (no sentiment word)."""
+    x, y = keyword_dataset(n, seed=seed)
+    neutral = [t for t, c in zip(*keyword_dataset(3 * n, seed=seed + 1, classes=("n", "p", "x"))) if c == "x"]
+    return [(neutral[i % len(neutral)], x[i]) for i in range(n)], list(y)
 
 
 def _train_tokenizer(family: str, corpus: list[str], vocab_size: int):

@@ -79,6 +79,7 @@ def _build(
     random_state: int | None,
     verbose: int,
     batch_size: int | None = None,
+    task_options: dict | None = None,
 ) -> tuple:
     from .preprocess import Transformer
 
@@ -88,7 +89,12 @@ def _build(
         train, val = train_test_split(x_train, y_train, test_size=val_pct, random_state=random_state)
         x_train, y_train, x_test, y_test = train.texts, train.labels, val.texts, val.labels
     preproc = Transformer(
-        model, maxlen=maxlen, class_names=class_names or None, batch_size=batch_size, verbose=verbose
+        model,
+        maxlen=maxlen,
+        class_names=class_names or None,
+        batch_size=batch_size,
+        verbose=verbose,
+        **(task_options or {}),
     )
     trn = preproc.preprocess_train(x_train, y_train)
     val = preproc.preprocess_test(x_test, y_test)
@@ -109,14 +115,20 @@ def texts_from_array(
     model: Any = None,
     preprocess_mode: str | None = None,
     batch_size: int | None = None,
+    task: Any = None,
+    multilabel: bool | None = None,
+    scale_targets: bool = False,
     **ktrain_only: Any,
 ) -> tuple:
     """Texts and labels in lists/arrays -> ``(trn, val, preproc)``.
 
-    Without ``x_test``, ``val_pct`` of the training rows (stratified) become validation data.
-    ktrain-only arguments (``max_features``, ``ngram_range``, ``lang``) are accepted and ignored.
+    Without ``x_test``, ``val_pct`` of the training rows (stratified for single-label classes)
+    become validation data. Texts may be ``(text_a, text_b)`` pairs. ``task``, ``multilabel``
+    and ``scale_targets`` go to the :class:`~easytx.preprocess.Transformer` (ktrain's
+    ``is_regression=True`` means ``task="regression"``). ktrain-only arguments
+    (``max_features``, ``ngram_range``, ``lang``) are accepted and ignored.
     """
-    _ignore(ktrain_only)
+    options = _task_options(ktrain_only, task, multilabel, scale_targets)
     return _build(
         x_train,
         y_train,
@@ -129,6 +141,7 @@ def texts_from_array(
         random_state=random_state,
         verbose=verbose,
         batch_size=batch_size,
+        task_options=options,
     )
 
 
@@ -137,30 +150,81 @@ def _ignore(kwargs: dict) -> None:
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
         raise ConfigError(f"Unexpected argument(s): {unknown}.")
-    if kwargs.get("is_regression"):
-        raise ConfigError("is_regression=True is not supported by this loader yet.")
 
 
-def _labels_from_frame(frame: Any, label_columns: Any, where: str) -> tuple[list, list | None]:
-    """Return (labels, class_names) from one label column or several one-hot 0/1 columns."""
+def _task_options(ktrain_only: dict, task: Any, multilabel: bool | None, scale_targets: bool) -> dict:
+    """Transformer task options from the loader's arguments (ktrain's ``is_regression`` included)."""
+    _ignore(ktrain_only)
+    if ktrain_only.get("is_regression"):
+        if task not in (None, "regression"):
+            raise ConfigError(f"is_regression=True contradicts task={task!r}; pass one of them.")
+        task = "regression"
+    return {"task": task, "multilabel": multilabel, "scale_targets": scale_targets}
+
+
+def _task_name(options: dict) -> str | None:
+    task = options.get("task")
+    if task is not None:
+        return getattr(task, "name", str(task).lower().replace("-", "").replace("_", ""))
+    return "multilabel" if options.get("multilabel") else None
+
+
+def _labels_from_frame(
+    frame: Any, label_columns: Any, where: str, options: dict | None = None
+) -> tuple[Any, list | None]:
+    """Return (labels, class_names) from one label column or several columns.
+
+    Several columns are one 0/1 column per class: one-hot rows give single-label ids; rows with
+    zero or several ones (or ``multilabel=True``) give multi-hot rows. For regression, several
+    columns are several targets.
+    """
+    options = options or {}
     if isinstance(label_columns, str):
         label_columns = [label_columns]
     if not label_columns:
         raise ConfigError("`label_columns` is required: the column(s) holding the labels.")
     check_columns(frame, label_columns, where=where)
+    task = _task_name(options)
     if len(label_columns) == 1:
         return frame[label_columns[0]].tolist(), None
-    block = frame[list(label_columns)].apply(lambda col: col.astype(float)).to_numpy()
+    names = [str(c) for c in label_columns]
+    try:
+        block = frame[list(label_columns)].apply(lambda col: col.astype(float)).to_numpy()
+    except (TypeError, ValueError):
+        raise DataError(
+            f"Label columns {names} must hold numbers (0/1 per class, or targets for regression)."
+        ) from None
+    if task == "regression":
+        return block, names
     if not np.isin(block, (0.0, 1.0)).all():
-        raise DataError(f"Label columns {label_columns} must hold 0/1 values (one-hot).")
+        raise DataError(
+            f"Label columns {names} must hold 0/1 values (one column per class). For several "
+            "numeric targets pass task='regression' (or is_regression=True)."
+        )
     counts = block.sum(axis=1)
+    if task == "multilabel" or ((counts != 1).any() and options.get("multilabel") is not False):
+        return block.astype(np.float32), names
     if (counts != 1).any():
         row = int(np.flatnonzero(counts != 1)[0])
         raise DataError(
-            f"Row {row} of {where} has {int(counts[row])} labels set among {label_columns}; "
-            "single-label classification needs exactly one per row."
+            f"Row {row} of {where} has {int(counts[row])} labels set among {names}; "
+            "single-label classification needs exactly one per row (multilabel=False was passed)."
         )
-    return [int(i) for i in block.argmax(axis=1)], [str(c) for c in label_columns]
+    return [int(i) for i in block.argmax(axis=1)], names
+
+
+def _texts_from_frame(frame: Any, text_column: Any, where: str) -> list:
+    """Texts from one column, or ``(text_a, text_b)`` pairs from two columns."""
+    if isinstance(text_column, (list, tuple)):
+        if len(text_column) != 2:
+            raise ConfigError(
+                f"`text_column` must be one column name, or two for sentence pairs. Received: {text_column!r}"
+            )
+        check_columns(frame, list(text_column), where=where)
+        first, second = (frame[c].tolist() for c in text_column)
+        return list(zip(first, second))
+    check_columns(frame, [text_column], where=where)
+    return frame[text_column].tolist()
 
 
 def texts_from_df(
@@ -177,23 +241,31 @@ def texts_from_df(
     preprocess_mode: str | None = None,
     class_names: Sequence | None = None,
     batch_size: int | None = None,
+    task: Any = None,
+    multilabel: bool | None = None,
+    scale_targets: bool = False,
     **ktrain_only: Any,
 ) -> tuple:
     """A pandas DataFrame -> ``(trn, val, preproc)``.
 
-    ``label_columns`` is one column of class values, or several 0/1 columns (one-hot, the
-    column names become the classes), as in ktrain.
+    ``text_column`` is one column, or two (``["question1", "question2"]``) for sentence pairs.
+    ``label_columns`` is one column of labels (class values, lists or joined strings of label
+    names for multi-label, numbers for regression), or several columns: one 0/1 column per class
+    as in ktrain (the column names become the classes; rows with zero or several ones make the
+    task multi-label), or several numeric targets with ``task="regression"``.
     """
-    _ignore(ktrain_only)
+    options = _task_options(ktrain_only, task, multilabel, scale_targets)
     check_unique_columns(train_df, "train_df")
-    check_columns(train_df, [text_column], where="train_df")
-    y, names = _labels_from_frame(train_df, label_columns, "train_df")
-    x = train_df[text_column].tolist()
+    x = _texts_from_frame(train_df, text_column, "train_df")
+    y, names = _labels_from_frame(train_df, label_columns, "train_df", options)
+    if isinstance(y, np.ndarray) and options["task"] is None and options["multilabel"] is None:
+        options["multilabel"] = True  # several 0/1 columns with zero or several ones per row
     x_val = y_val = None
     if val_df is not None:
-        check_columns(val_df, [text_column], where="val_df")
-        x_val = val_df[text_column].tolist()
-        y_val, _ = _labels_from_frame(val_df, label_columns, "val_df")
+        x_val = _texts_from_frame(val_df, text_column, "val_df")
+        y_val, _ = _labels_from_frame(val_df, label_columns, "val_df", options)
+        if isinstance(y, np.ndarray) != isinstance(y_val, np.ndarray):
+            y_val = np.eye(len(names), dtype=np.float32)[y_val] if isinstance(y, np.ndarray) else y_val
     return _build(
         x,
         y,
@@ -206,6 +278,7 @@ def texts_from_df(
         random_state=random_state,
         verbose=verbose,
         batch_size=batch_size,
+        task_options=options,
     )
 
 
@@ -225,6 +298,9 @@ def texts_from_csv(
     preprocess_mode: str | None = None,
     class_names: Sequence | None = None,
     batch_size: int | None = None,
+    task: Any = None,
+    multilabel: bool | None = None,
+    scale_targets: bool = False,
     **ktrain_only: Any,
 ) -> tuple:
     """A CSV/TSV/JSONL file -> ``(trn, val, preproc)`` (separator from the extension or ``sep``)."""
@@ -243,6 +319,9 @@ def texts_from_csv(
         preprocess_mode=preprocess_mode,
         class_names=class_names,
         batch_size=batch_size,
+        task=task,
+        multilabel=multilabel,
+        scale_targets=scale_targets,
         **ktrain_only,
     )
 
