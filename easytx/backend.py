@@ -133,14 +133,20 @@ def _refuse_remote_code(source: Path) -> None:
             )
 
 
-def load_tokenizer(source: Path) -> Any:
-    """Load the (fast) tokenizer stored in ``source`` (never running code from the folder)."""
+def load_tokenizer(source: Path, **options: Any) -> Any:
+    """Load the (fast) tokenizer stored in ``source`` (never running code from the folder).
+
+    ``options`` go to ``AutoTokenizer.from_pretrained`` (e.g. ``add_prefix_space=True``, which
+    byte-level BPE tokenizers need to tokenize pre-split words).
+    """
     from transformers import AutoTokenizer
 
     _refuse_remote_code(source)
     try:
         with _quiet_transformers():
-            tokenizer = AutoTokenizer.from_pretrained(str(source), use_fast=True, trust_remote_code=False)
+            tokenizer = AutoTokenizer.from_pretrained(
+                str(source), use_fast=True, trust_remote_code=False, **options
+            )
     except (OSError, ValueError, KeyError) as exc:
         raise ModelNotFoundError(
             f"No usable tokenizer in {source}: {exc}. The folder needs tokenizer.json or the "
@@ -335,6 +341,28 @@ def save_model(model: Any, folder: Path) -> None:
     """Write ``model`` as ``config.json`` + TensorFlow-layout ``model.safetensors``."""
     with _quiet_transformers():
         model.save_pretrained(str(folder), safe_serialization=True)
+
+
+def set_output_bias(model: Any, bias: Any) -> None:
+    """Set the bias of the task head's output layer (the last Dense with one unit per output).
+
+    Used to start a multi-label head at the labels' prior log-odds instead of 0.5 everywhere.
+    """
+    import numpy as np
+    import tf_keras
+
+    k = int(model.config.num_labels)
+    main = getattr(model, model.base_model_prefix, None)
+    found = None
+    for layer in model.layers:
+        if layer is main:
+            continue
+        for sub in [layer, *getattr(layer, "submodules", ())]:
+            if isinstance(sub, tf_keras.layers.Dense) and sub.units == k and sub.use_bias:
+                found = sub
+    if found is None or found.bias is None:
+        raise ConfigError(f"Cannot find the output layer of {type(model).__name__} to initialise its bias.")
+    found.bias.assign(np.asarray(bias, dtype=found.bias.dtype.as_numpy_dtype).reshape(k))
 
 
 def base_layers(model: Any) -> tuple[Any, list]:

@@ -382,6 +382,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- evaluate
+def _int_lists(matrix: Any) -> Any:
+    """A (nested) array of counts as nested lists of ints (JSON)."""
+    if hasattr(matrix, "tolist"):
+        matrix = matrix.tolist()
+    return [_int_lists(v) for v in matrix] if isinstance(matrix, list) else int(matrix)
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from . import artifacts
 
@@ -395,7 +402,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     y = encoder.transform(_coerce_labels(labels, encoder))
     proba = predictor.predict_proba(texts)
     report, matrix = predictor.task.report(y, proba, encoder)
-    scores = predictor.task.scores(y, proba) if hasattr(predictor.task, "scores") else {}
+    scores = predictor.task.scores(y, proba, encoder) if hasattr(predictor.task, "scores") else {}
     classes = [c if isinstance(c, (str, int, bool)) else str(c) for c in predictor.get_classes()]
     if args.json:
         result = {
@@ -405,17 +412,18 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             "task": predictor.task.name,
             "classes": classes,
             "metrics": scores,
-            "confusion_matrix": [[int(v) for v in row] for row in matrix],
+            "confusion_matrix": None if matrix is None else _int_lists(matrix),
         }
         _console(json.dumps(result, indent=2))
         return 0
     _console(f"{len(texts)} rows from {args.data}")
     _console(report.rstrip("\n"))
-    _console("confusion matrix (rows: true, columns: predicted):")
-    width = max(len(str(c)) for c in classes)
-    _console(" " * (width + 1) + " ".join(f"{str(c):>{max(width, 6)}}" for c in classes))
-    for name, row in zip(classes, matrix):
-        _console(f"{str(name):>{width}} " + " ".join(f"{int(v):>{max(width, 6)}}" for v in row))
+    if matrix is not None and len(matrix) and len(matrix) == len(matrix[0]) == len(classes):
+        _console("confusion matrix (rows: true, columns: predicted):")
+        width = max(len(str(c)) for c in classes)
+        _console(" " * (width + 1) + " ".join(f"{str(c):>{max(width, 6)}}" for c in classes))
+        for name, row in zip(classes, matrix):
+            _console(f"{str(name):>{width}} " + " ".join(f"{int(v):>{max(width, 6)}}" for v in row))
     if scores:
         _console(f"metrics: {_format_metrics(scores)}")
     return 0
@@ -598,7 +606,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             for chunk in _chunks(records, args.chunk_size):
                 texts = [text for _, text, _ in chunk]
                 proba = predictor.predict_proba(texts)
-                labels = predictor.task.decode(proba, predictor.preproc.labels_)
+                labels = predictor.task.decode(proba, predictor.preproc.labels_, texts=texts)
                 for (record, _, fields), label, row in zip(chunk, labels, proba):
                     label = label.item() if hasattr(label, "item") else label
                     writer.write(record, fields, label, row)

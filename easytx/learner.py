@@ -125,7 +125,10 @@ class Learner:
         self.seed = seed
         self.bucket = bucket
         self.jit_compile = jit_compile
-        self.task = task_from_name(getattr(model, "_easytx_task", "classification"))
+        # the preprocessor's own task object (shared, so tuned thresholds reach the predictor)
+        self.task = getattr(model, "_easytx_task_object", None) or task_from_name(
+            getattr(model, "_easytx_task", "classification")
+        )
         self.history = None
         self.batch_history: dict[str, list] = {}
         self.lr_finder_: LRSuggestions | None = None
@@ -177,6 +180,7 @@ class Learner:
         return math.ceil(len(self.train_data) / self.batch_size)
 
     def _class_weight(self, class_weight: Any) -> dict | None:
+        self.task.check_class_weight(class_weight)
         if class_weight is None:
             return None
         if class_weight == "balanced":
@@ -647,7 +651,7 @@ class Learner:
     def predict_proba(self, data: TransformerDataset) -> np.ndarray:
         """Task probabilities for every row of ``data`` (in order)."""
         logits = predict_logits(self.model, data, batch_size=self.eval_batch_size)
-        return self.task.probabilities(logits)
+        return self.task.probabilities(logits, labels=self._labels(None, None))
 
     def validate(
         self,
@@ -656,7 +660,12 @@ class Learner:
         class_names: Sequence | None = None,
         preproc: Any = None,
     ) -> Any:
-        """Evaluate on validation data; print the report; return the confusion matrix.
+        """Evaluate on validation data; print the task's report; return its matrix.
+
+        The report and the matrix come from the task: for classification scikit-learn's report
+        and the confusion matrix; for multi-label the per-label report and the per-label
+        confusion matrices ``(n_labels, 2, 2)``; for regression MAE/RMSE/R2 per target and
+        ``None``.
 
         Parameters
         ----------
@@ -676,11 +685,28 @@ class Learner:
             _console(text)
         return matrix
 
+    def tune_thresholds(self, val_data: TransformerDataset | None = None, **options: Any) -> list[float]:
+        """Multi-label only: set each label's decision threshold to maximise its F1 on the
+        validation data; the thresholds live on the task and are saved with the predictor.
+
+        Returns the thresholds in class order; ``options`` go to
+        :meth:`easytx.tasks.MultiLabel.tune_thresholds` (``grid=``).
+        """
+        if not hasattr(self.task, "tune_thresholds"):
+            raise ConfigError(
+                f"tune_thresholds() applies to multi-label models; this learner's task is {self.task.name!r}."
+            )
+        data = self._eval_data(val_data)
+        return self.task.tune_thresholds(data.y, self.predict_proba(data), **options)
+
     def _labels(self, preproc: Any, class_names: Sequence | None) -> Any:
         from .labels import ClassLabels
 
         if preproc is not None and hasattr(preproc, "labels_"):
             return preproc.labels_
+        own = getattr(self.model, "_easytx_preproc", None)
+        if own is not None and hasattr(own, "labels_") and not class_names:
+            return own.labels_
         k = int(self.model.config.num_labels)
         id2label = getattr(self.model.config, "id2label", None) or {}  # set by get_classifier()
         names = list(class_names) if class_names else [str(id2label.get(i, i)) for i in range(k)]
@@ -702,9 +728,9 @@ class Learner:
         logits = predict_logits(self.model, data, batch_size=self.eval_batch_size)
         losses = self.task.per_example_loss(data.y, logits)
         labels = self._labels(preproc, None)
-        proba = self.task.probabilities(logits)
-        predicted = self.task.decode(proba, labels)
-        truth = labels.inverse_transform(data.y)
+        proba = self.task.probabilities(logits, labels=labels)
+        predicted = self.task.decode(proba, labels, texts=data.texts, inputs=data)
+        truth = self.task.truth(data.y, labels)
         rows = []
         for i in np.argsort(-losses)[:n]:
             rows.append((int(i), float(losses[i]), truth[i], predicted[i], data.texts[i]))
@@ -761,6 +787,11 @@ class Learner:
         data = self._eval_data(val_data)
         labels = self._labels(None, class_names)
         _, matrix = self.task.report(data.y, self.predict_proba(data), labels)
+        if matrix is None or np.ndim(matrix) != 2:
+            raise ConfigError(
+                f"A confusion matrix plot needs single-label classes; this model's task is "
+                f"{self.task.name!r}. Use learner.validate() for its report."
+            )
         return plots.confusion_matrix_plot(matrix, labels.classes_, normalize=normalize)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from . import (
     distribute,
 )
 from .data import check_positive_int, check_texts
-from .errors import ArtifactError, DataTypeError, EasytxError
+from .errors import ArtifactError, ConfigError, DataTypeError, EasytxError
 from .inference import predict_logits
 from .preprocess import Transformer
 
@@ -99,7 +100,9 @@ class Predictor:
         return check_texts(texts, allow_empty_strings=True, allow_pairs=True), False
 
     def predict_proba(self, texts: Any, *, verbose: int | None = None) -> np.ndarray:
-        """Probabilities, shape ``(n, n_classes)`` (rows sum to 1 for single-label tasks).
+        """Probabilities, shape ``(n, n_classes)``: rows sum to 1 for single-label classification;
+        independent per-label probabilities for multi-label; predicted values (in the targets'
+        units) for regression.
 
         A single string gives shape ``(n_classes,)``. ``verbose=0`` silences the progress bar
         shown for many texts (default: the predictor's ``verbose``).
@@ -115,10 +118,12 @@ class Predictor:
             batch_size=self.batch_size,
             progress=bool(verbose) and len(items) > 20 * self.batch_size,
         )
-        proba = self.task.probabilities(logits)
+        proba = self.task.probabilities(logits, labels=self.preproc.labels_)
         return proba[0] if single else proba
 
-    def predict(self, texts: Any, return_proba: bool = False, *, verbose: int | None = None) -> Any:
+    def predict(
+        self, texts: Any, return_proba: bool = False, *, verbose: int | None = None, **options: Any
+    ) -> Any:
         """Labels for a text (one label) or a list of texts (a list of labels, same order).
 
         Parameters
@@ -128,15 +133,67 @@ class Predictor:
             Return :meth:`predict_proba` instead (ktrain's argument).
         verbose : int, optional
             ``0`` silences the progress bar (default: the predictor's ``verbose``).
+        **options
+            Task-specific decoding options, e.g. ``return_tokens=True`` for token classification
+            (``(word, tag)`` pairs instead of entities).
         """
+        allowed = getattr(self.task, "decode_options", ())
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            raise ConfigError(
+                f"Unexpected argument(s) for predict(): {unknown}. The {self.task.name!r} task "
+                f"accepts {list(allowed) or 'no extra options'}."
+            )
         if return_proba:
             return self.predict_proba(texts, verbose=verbose)
         items, single = self._texts(texts)
         if not items:
             return []
-        proba = self.predict_proba(items, verbose=verbose)
-        labels = self.task.decode(proba, self.preproc.labels_)
+        data = self.preproc.encode_for_prediction(items)
+        verbose = self.verbose if verbose is None else verbose
+        logits = predict_logits(
+            self.model,
+            data,
+            batch_size=self.batch_size,
+            progress=bool(verbose) and len(items) > 20 * self.batch_size,
+        )
+        proba = self.task.probabilities(logits, labels=self.preproc.labels_)
+        labels = self.task.decode(proba, self.preproc.labels_, texts=items, inputs=data, **options)
         return labels[0] if single else labels
+
+    def evaluate(self, texts: Any, labels: Any, *, print_report: bool = True) -> dict:
+        """Score labelled texts with the task's headline metrics (and print its report).
+
+        Returns
+        -------
+        dict
+            e.g. ``{"accuracy": ..., "macro_f1": ...}``, ``{"micro_f1": ..., "macro_f1": ...}``
+            or ``{"mae": ..., "rmse": ...}``.
+        """
+        data = self.preproc.preprocess_test(texts, labels)
+        # score the rows as preprocess_test tokenized them (for a tagger, word lists whose
+        # labels sit on the first sub-tokens)
+        logits = predict_logits(self.model, data, batch_size=self.batch_size)
+        proba = self.task.probabilities(logits, labels=self.preproc.labels_)
+        if print_report:
+            text, _ = self.task.report(data.y, proba, self.preproc.labels_)
+            sys.stdout.write(text.rstrip("\n") + "\n")
+        return self.task.scores(data.y, proba, self.preproc.labels_)
+
+    def tune_thresholds(self, texts: Any, labels: Any, **options: Any) -> list[float]:
+        """Multi-label only: set each label's decision threshold to maximise its F1 on
+        ``(texts, labels)`` (held-out data, not the training set); saved with the predictor.
+
+        Returns the thresholds in class order. ``options`` go to
+        :meth:`easytx.tasks.MultiLabel.tune_thresholds` (``grid=``).
+        """
+        if not hasattr(self.task, "tune_thresholds"):
+            raise EasytxError(
+                f"tune_thresholds() applies to multi-label predictors; this one's task is {self.task.name!r}."
+            )
+        data = self.preproc.preprocess_test(texts, labels)
+        proba = self.predict_proba(list(data.texts), verbose=0)
+        return self.task.tune_thresholds(data.y, proba, **options)
 
     def explain(
         self,
@@ -221,6 +278,7 @@ class Predictor:
             "format": "easytx-predictor",
             "versions": _versions(),
             "task": self.task.name,
+            "task_config": self.task.get_config(),
             "head": self.task.head,
             "preprocessing": self.preproc.to_dict(),
             "classes": [c if isinstance(c, (str, int, bool)) else str(c) for c in self.get_classes()],
@@ -300,6 +358,7 @@ class Predictor:
                 f"{folder / 'easytx.json'} describes {expected}: the files do not belong together."
             )
         model._easytx_task = task
+        model._easytx_task_object = preproc.task
         return cls(model, preproc, batch_size=batch_size, metrics=meta.get("metrics")), identity, folder
 
 

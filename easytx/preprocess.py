@@ -19,8 +19,8 @@ from . import (
 )
 from .data import TextData, check_labels_length, check_positive_int, check_texts
 from .errors import ConfigError, DataError, NotFittedError
-from .labels import ClassLabels, label_encoder_from_dict
-from .tasks import Classification, Task, task_from_name
+from .labels import infer_task, label_encoder_from_dict
+from .tasks import Classification, Task, make_task, task_from_name
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +138,17 @@ class TransformerDataset:
             useful += int(self.lengths[index].sum())
         return 1.0 - useful / total if total else 0.0
 
+    def batch_labels(self, index: Sequence[int], width: int) -> np.ndarray:
+        """Labels of rows ``index`` for a batch padded to ``width`` tokens (token-level datasets
+        cut theirs to the width)."""
+        return self.y[index]
+
+    def label_spec(self) -> Any:
+        """``tf.TensorSpec`` of a batch of labels."""
+        import tensorflow as tf
+
+        return tf.TensorSpec((None, *self.y.shape[1:]), tf.as_dtype(self.y.dtype))
+
     def to_tfdataset(
         self,
         batch_size: int | None = None,
@@ -162,12 +173,14 @@ class TransformerDataset:
             self._epoch += 1
             for index in self.batch_indices(batch_size, shuffle=shuffle, seed=epoch_seed, bucket=bucket):
                 inputs = self.pad(index)
-                yield (inputs, self.y[index]) if self.y is not None else (inputs,)
+                if self.y is None:
+                    yield (inputs,)
+                else:
+                    yield inputs, self.batch_labels(index, inputs["input_ids"].shape[1])
 
         spec = {name: tf.TensorSpec((None, None), tf.int32) for name in self.input_names}
         if self.y is not None:
-            y_spec = tf.TensorSpec((None, *self.y.shape[1:]), tf.as_dtype(self.y.dtype))
-            signature: tuple = (spec, y_spec)
+            signature: tuple = (spec, self.label_spec())
         else:
             signature = (spec,)
         dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
@@ -196,8 +209,27 @@ class Transformer:
         Default batch size carried by the datasets this preprocessor makes.
     auto_percentile : float
         Percentile used by ``maxlen="auto"``.
+    task : str or easytx.tasks.Task, optional
+        ``"classification"``, ``"multilabel"`` or ``"regression"`` (or a task object, e.g.
+        ``tasks.MultiLabel(thresholds=0.3)``). Default: inferred from the training labels, but
+        only when unambiguous: lists of label names per text or multi-hot rows with zero or
+        several ones mean multi-label; anything else is single-label classification. Regression
+        is never inferred: pass ``task="regression"``.
+    multilabel : bool, optional
+        ktrain's switch: ``True`` is ``task="multilabel"``, ``False`` forbids inferring it.
+    scale_targets : bool
+        Regression only: standardise the targets for training (undone at prediction; saved).
+    label_separator : str, optional
+        Multi-label only: separator of joined label strings (default ``";"`` if any label
+        contains one, else ``","``).
     verbose : int
         ``0`` silences progress bars.
+
+    Notes
+    -----
+    Inputs may be texts or sentence pairs: a list of ``(text_a, text_b)`` tuples is tokenized as
+    pairs (with ``token_type_ids`` where the model has them); a preprocessor trained on pairs
+    predicts on pairs.
 
     Examples
     --------
@@ -214,6 +246,10 @@ class Transformer:
         batch_size: int | None = None,
         *,
         auto_percentile: float = 99.0,
+        task: str | Task | None = None,
+        multilabel: bool | None = None,
+        scale_targets: bool = False,
+        label_separator: str | None = None,
         verbose: int = 1,
         **kwargs: Any,
     ):
@@ -239,10 +275,27 @@ class Transformer:
         self.class_names = None if class_names is None else list(class_names)
         self.batch_size = batch_size
         self.auto_percentile = auto_percentile
+        if multilabel is not None and not isinstance(multilabel, bool):
+            raise ConfigError(f"`multilabel` must be True, False or None. Received: {multilabel!r}")
+        if task is not None:
+            task = make_task(task)
+            if multilabel is not None and (task.name == "multilabel") != multilabel:
+                raise ConfigError(
+                    f"multilabel={multilabel} contradicts task={task.name!r}; pass one of them."
+                )
+        elif multilabel:
+            task = make_task("multilabel")
+        if label_separator is not None and (not isinstance(label_separator, str) or not label_separator):
+            raise ConfigError(f"`label_separator` must be a non-empty string. Received: {label_separator!r}")
+        self.task_option = task
+        self.multilabel = multilabel
+        self.scale_targets = bool(scale_targets)
+        self.label_separator = label_separator
         self.verbose = verbose
         self._tokenizer = None
         self._source: Path | None = None
-        self.task: Task = Classification()
+        self.task: Task = task if task is not None else Classification()
+        self.pairs_: bool | None = None
 
     # ------------------------------------------------------------------ lazy resources
     @property
@@ -401,8 +454,14 @@ class Transformer:
                 y = texts.labels
         items = check_texts(texts, allow_pairs=True)
         labels = check_labels_length(items, y)
-        encoder = ClassLabels(self.class_names).fit(labels)
+        if isinstance(y, np.ndarray) and y.ndim == 2:
+            labels = y  # keep multi-hot/multi-target arrays whole
+        task = self._resolve_task(labels)
+        encoder = task.label_encoder(
+            self.class_names, separator=self.label_separator, scale_targets=self.scale_targets
+        ).fit(labels)
         y_ids = encoder.transform(labels)
+        pairs = bool(items) and isinstance(items[0], tuple)
         self.tokenizer  # noqa: B018 - load before choosing the length
         stats: dict = {}
         if self.maxlen == "auto":
@@ -426,7 +485,41 @@ class Transformer:
             encoded = self._tokenize(items, self.maxlen_, stats)
         self._report_truncation(stats["truncated"], len(items), "training", logging.INFO)
         self.labels_ = encoder
+        self.task = task
+        self.pairs_ = pairs
         return TransformerDataset(encoded, y_ids, items, pad_token_id=self._pad_id(), batch_size=batch_size)
+
+    def _resolve_task(self, labels: Any) -> Task:
+        """The task object: the one asked for, or the one the labels imply (logged)."""
+        if self.task_option is not None:
+            return self.task_option
+        name = infer_task(labels)
+        if name == "multilabel" and self.multilabel is False:
+            raise DataError(
+                "The labels hold several (or zero) labels per text, but multilabel=False was passed. "
+                "Give one label per text, or drop multilabel=False."
+            )
+        if name != "classification":
+            logger.info("The labels hold zero or several labels per text: training a %s model.", name)
+        return make_task(name)
+
+    def _check_inputs(self, items: list, where: str) -> None:
+        """Texts and pairs are not interchangeable once a preprocessor is trained on one of them."""
+        if self.pairs_ is None or not items:
+            return
+        pairs = [isinstance(t, tuple) for t in items]
+        if self.pairs_ and not all(pairs):
+            i = pairs.index(False)
+            raise DataError(
+                f"This model was trained on sentence pairs; {where} item {i} is a single text "
+                f"({str(items[i])[:40]!r}). Pass (text_a, text_b) tuples."
+            )
+        if not self.pairs_ and any(pairs):
+            i = pairs.index(True)
+            raise DataError(
+                f"This model was trained on single texts; {where} item {i} is a pair. Pass one "
+                "string per text (or retrain on pairs)."
+            )
 
     def preprocess_test(self, texts: Any, y: Any = None, verbose: int | None = None) -> TransformerDataset:
         """Tokenize validation/test data with what :meth:`preprocess_train` learned.
@@ -437,9 +530,11 @@ class Transformer:
         if isinstance(texts, TextData) and y is None:
             y = texts.labels
         items = check_texts(texts, allow_pairs=True, allow_empty_strings=True)
+        self._check_inputs(items, "test")
         y_ids = None
         if y is not None:
-            y_ids = self.labels_.transform(check_labels_length(items, y))
+            labels = check_labels_length(items, y)
+            y_ids = self.labels_.transform(y if isinstance(y, np.ndarray) and y.ndim == 2 else labels)
         stats: dict = {}
         encoded = self._encode(items, stats)
         self._report_truncation(stats["truncated"], len(items), "test", logging.INFO)
@@ -457,6 +552,7 @@ class Transformer:
         flooded).
         """
         self._check_fitted()
+        self._check_inputs(texts, "input")
         stats: dict = {}
         encoded = self._encode(texts, stats)
         warned = getattr(self, "_warned_truncation", False)
@@ -503,8 +599,13 @@ class Transformer:
         for name in ("fpath", "metrics"):
             if kwargs.pop(name, None) is not None:
                 raise ConfigError(f"`{name}` is not supported by easytx's get_classifier().")
-        if kwargs.pop("multilabel", None):
-            raise ConfigError("multilabel=True is not supported by this task.")
+        multilabel = kwargs.pop("multilabel", None)
+        if multilabel is not None and bool(multilabel) != (self.task.name == "multilabel"):
+            raise ConfigError(
+                f"get_classifier(multilabel={multilabel}) does not match the task learned from the "
+                f"training labels ({self.task.name!r}). Pass multilabel=... (or task=...) to the "
+                "Transformer instead, before preprocess_train()."
+            )
         id2label = {i: str(c) for i, c in enumerate(self.labels_.classes_)}
         if seed is not None:
             import tf_keras
@@ -516,14 +617,28 @@ class Transformer:
             model = backend.build_model(
                 self.source,
                 head=self.task.head,
-                num_labels=self.labels_.n_outputs,
+                num_labels=self.task.n_outputs(self.labels_),
                 id2label=id2label,
                 pretrained=pretrained,
                 config_overrides=kwargs,
             )
+            bias = self.task.initial_bias(self.labels_)
+            if bias is not None:
+                backend.set_output_bias(model, bias)
         model._easytx_task = self.task.name  # lets get_learner/get_predictor check pairing
+        model._easytx_task_object = self.task  # the Learner compiles with this very object
         model._easytx_preproc = self  # lets get_learner and tune accept TextData with this model
         return model
+
+    def get_regression_model(self, **kwargs: Any) -> Any:
+        """Build the TF model for a regression task (ktrain name); see :meth:`get_classifier`."""
+        self._check_fitted()
+        if self.task.name != "regression":
+            raise ConfigError(
+                f"get_regression_model() needs a regression preprocessor; this one learned the "
+                f"{self.task.name!r} task. Pass task='regression' to the Transformer."
+            )
+        return self.get_classifier(**kwargs)
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict:
@@ -536,12 +651,18 @@ class Transformer:
             "model_limit": int(getattr(self, "model_limit_", self.maxlen_)),
             "input_names": self.input_names,
             "task": self.task.name,
+            "task_config": self.task.get_config(),
+            "pairs": bool(self.pairs_),
             "labels": self.labels_.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, data: dict, tokenizer_folder: Path) -> Transformer:
         """Rebuild a fitted preprocessor from :meth:`to_dict` output and a tokenizer folder."""
+        if data.get("preprocessor") == "tagging" and cls is Transformer:
+            from .tagger import TaggingTransformer
+
+            return TaggingTransformer.from_dict(data, tokenizer_folder)
         labels = label_encoder_from_dict(data["labels"])
         class_names = getattr(labels, "class_names", None)
         t = cls(data["model_name"], maxlen=int(data["maxlen"]), class_names=class_names, verbose=0)
@@ -550,7 +671,9 @@ class Transformer:
         t.model_limit_ = int(data.get("model_limit", data["maxlen"]))
         t.maxlen_ = int(data["maxlen"])
         t.labels_ = labels
-        t.task = task_from_name(data["task"])
+        t.task = task_from_name(data["task"], data.get("task_config"))
+        t.task_option = t.task
+        t.pairs_ = bool(data.get("pairs", False))
         names = t.input_names
         if names != data["input_names"]:
             raise DataError(

@@ -106,7 +106,7 @@ def finetune(
         logger.info("lr='auto': using %.2e from lr_find", lr)
     learner.fit_onecycle(lr, epochs, verbose=verbose)
     proba = learner.predict_proba(val)
-    metrics = preproc.task.scores(val.y, proba)
+    metrics = preproc.task.scores(val.y, proba, preproc.labels_)
     learner.model._easytx_metrics = metrics
     predictor = get_predictor(learner.model, preproc)
     predictor.learner = learner

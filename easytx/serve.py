@@ -469,7 +469,7 @@ def create_app(
         except Exception as exc:  # noqa: BLE001 - report, keep serving
             logger.exception("Prediction failed")
             return error(500, f"Prediction failed: {type(exc).__name__}: {str(exc)[:200]}")
-        labels = predictor.task.decode(proba, predictor.preproc.labels_)
+        labels = predictor.task.decode(proba, predictor.preproc.labels_, texts=req.texts)
         out: dict[str, Any] = {"predictions": [_jsonable(label) for label in labels]}
         if req.proba:
             out["classes"] = classes

@@ -7,7 +7,7 @@ written as TensorFlow ``tf_model.h5`` or as PyTorch-layout ``model.safetensors``
 checkpoints take) so the loading paths of :mod:`easytx.backend` can be tested.
 
 :func:`keyword_dataset` makes a small labelled data set whose label is decided by a keyword, which
-a tiny model learns in a few epochs.
+a tiny model learns in a few epochs; :func:`entity_dataset` does the same for named-entity tagging.
 """
 
 from __future__ import annotations
@@ -20,7 +20,17 @@ import numpy as np
 
 from . import _env  # noqa: F401
 
-__all__ = ["FAMILIES", "sentences", "keyword_dataset", "make_tiny_model", "to_pt_safetensors"]
+__all__ = [
+    "FAMILIES",
+    "sentences",
+    "keyword_dataset",
+    "entity_dataset",
+    "multilabel_dataset",
+    "regression_dataset",
+    "pair_dataset",
+    "make_tiny_model",
+    "to_pt_safetensors",
+]
 
 FAMILIES = ("bert", "distilbert", "roberta", "minilm")
 
@@ -112,6 +122,89 @@ def keyword_dataset(
         texts.append(" ".join(words) + ".")
         labels.append(classes[c])
     return texts, labels
+
+
+_PEOPLE = [
+    ["Angela", "Merkel"],
+    ["Anna"],
+    ["Peter", "Blackburn"],
+    ["Maria", "Lopez"],
+    ["Tom"],
+    ["Kofi", "Annan"],
+]
+_PLACES = [["Paris"], ["Berlin"], ["New", "York"], ["Lagos"], ["Oslo"], ["Buenos", "Aires"]]
+_ORGS = [["Siemens"], ["United", "Nations"], ["Acme", "Corp"], ["Reuters"]]
+_ENTITY_TEMPLATES = [
+    "{PER} visited {LOC} .",
+    "{PER} met {PER} in {LOC} on Monday .",
+    "the story of {PER} was quite long .",
+    "{ORG} opened an office in {LOC} .",
+    "my friend works for {ORG} and {PER} works in {LOC} .",
+    "{LOC} is really familiar to {PER} .",
+    "the film was simply great .",
+]
+
+
+def entity_dataset(n: int = 200, *, seed: int = 0) -> tuple[list[list[str]], list[list[str]]]:
+    """``n`` generated sentences as word lists with IOB2 tags (PER, LOC, ORG), for NER tests.
+
+    Entities come from short fixed lists, so a tiny model learns them in a few epochs.
+
+    >>> words, tags = entity_dataset(1, seed=0)
+    >>> len(words[0]) == len(tags[0])
+    True
+    """
+    rng = random.Random(seed)
+    pools = {"PER": _PEOPLE, "LOC": _PLACES, "ORG": _ORGS}
+    sentences, tags = [], []
+    for _ in range(n):
+        words, labels = [], []
+        for token in rng.choice(_ENTITY_TEMPLATES).split():
+            if token.startswith("{"):
+                kind = token[1:-1]
+                entity = rng.choice(pools[kind])
+                words += entity
+                labels += [f"B-{kind}"] + [f"I-{kind}"] * (len(entity) - 1)
+            else:
+                words.append(token.capitalize() if not words else token)
+                labels.append("O")
+        sentences.append(words)
+        tags.append(labels)
+    return sentences, tags
+
+
+def multilabel_dataset(n: int = 200, *, seed: int = 0) -> tuple[list[str], list[list[str]]]:
+    """Multi-label data a tiny model learns: ``["pos"]`` for texts with a positive word,
+    ``["neg"]`` for a negative word, ``[]`` for neither.
+
+    (Tiny 2-layer models pick up one direction of evidence; two labels that are independent of
+    each other would leave one of them at chance, so no text carries both here.)
+    """
+    x, y = keyword_dataset(n, seed=seed, classes=("neg", "pos", "none"))
+    return x, [[] if label == "none" else [label] for label in y]
+
+
+def regression_dataset(n: int = 200, *, seed: int = 0) -> tuple[list[str], list[float]]:
+    """Texts whose float target is ``2.5 * (#positive words) - 1.5 * (#negative words) + 10``."""
+    rng = random.Random(seed)
+    texts, targets = [], []
+    for i in range(n):
+        n_pos, n_neg = i % 3, (i // 3) % 3
+        words = [rng.choice(_SUBJECTS), rng.choice(_VERBS), rng.choice(_FILLERS)]
+        words += [rng.choice(POSITIVE) for _ in range(n_pos)] + [rng.choice(NEGATIVE) for _ in range(n_neg)]
+        words += [rng.choice(_NEUTRAL)]
+        rng.shuffle(words)
+        texts.append(" ".join(words) + ".")
+        targets.append(2.5 * n_pos - 1.5 * n_neg + 10.0)
+    return texts, targets
+
+
+def pair_dataset(n: int = 200, *, seed: int = 0) -> tuple[list[tuple[str, str]], list[str]]:
+    """Sentence pairs ``(text_a, text_b)`` labelled with the sentiment of ``text_b``
+    (``"neg"``/``"pos"``); ``text_a`` is a neutral sentence (no sentiment word)."""
+    x, y = keyword_dataset(n, seed=seed)
+    neutral = [t for t, c in zip(*keyword_dataset(3 * n, seed=seed + 1, classes=("n", "p", "x"))) if c == "x"]
+    return [(neutral[i % len(neutral)], x[i]) for i in range(n)], list(y)
 
 
 def _train_tokenizer(family: str, corpus: list[str], vocab_size: int):

@@ -21,6 +21,7 @@ from .errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # imported lazily at run time (they load TensorFlow)
     from .preprocess import Transformer, TransformerDataset
+    from .tagger import TaggingTransformer
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,12 @@ __all__ = [
     "texts_from_df",
     "texts_from_csv",
     "texts_from_folder",
+    "TaggingTransformer",
+    "entities_from_array",
+    "entities_from_conll2003",
+    "entities_from_df",
+    "entities_from_txt",
+    "sequence_tagger",
 ]
 
 _MODES = {"bert": "bert-base-uncased", "distilbert": "distilbert-base-uncased"}
@@ -41,6 +48,10 @@ def __getattr__(name: str) -> Any:  # TensorFlow loads on first use, not on impo
         from . import preprocess
 
         return getattr(preprocess, name)
+    if name == "TaggingTransformer":
+        from .tagger import TaggingTransformer
+
+        return TaggingTransformer
     raise AttributeError(f"module 'easytx.text' has no attribute {name!r}")
 
 
@@ -68,6 +79,7 @@ def _build(
     random_state: int | None,
     verbose: int,
     batch_size: int | None = None,
+    task_options: dict | None = None,
 ) -> tuple:
     from .preprocess import Transformer
 
@@ -77,7 +89,12 @@ def _build(
         train, val = train_test_split(x_train, y_train, test_size=val_pct, random_state=random_state)
         x_train, y_train, x_test, y_test = train.texts, train.labels, val.texts, val.labels
     preproc = Transformer(
-        model, maxlen=maxlen, class_names=class_names or None, batch_size=batch_size, verbose=verbose
+        model,
+        maxlen=maxlen,
+        class_names=class_names or None,
+        batch_size=batch_size,
+        verbose=verbose,
+        **(task_options or {}),
     )
     trn = preproc.preprocess_train(x_train, y_train)
     val = preproc.preprocess_test(x_test, y_test)
@@ -98,14 +115,20 @@ def texts_from_array(
     model: Any = None,
     preprocess_mode: str | None = None,
     batch_size: int | None = None,
+    task: Any = None,
+    multilabel: bool | None = None,
+    scale_targets: bool = False,
     **ktrain_only: Any,
 ) -> tuple:
     """Texts and labels in lists/arrays -> ``(trn, val, preproc)``.
 
-    Without ``x_test``, ``val_pct`` of the training rows (stratified) become validation data.
-    ktrain-only arguments (``max_features``, ``ngram_range``, ``lang``) are accepted and ignored.
+    Without ``x_test``, ``val_pct`` of the training rows (stratified for single-label classes)
+    become validation data. Texts may be ``(text_a, text_b)`` pairs. ``task``, ``multilabel``
+    and ``scale_targets`` go to the :class:`~easytx.preprocess.Transformer` (ktrain's
+    ``is_regression=True`` means ``task="regression"``). ktrain-only arguments
+    (``max_features``, ``ngram_range``, ``lang``) are accepted and ignored.
     """
-    _ignore(ktrain_only)
+    options = _task_options(ktrain_only, task, multilabel, scale_targets)
     return _build(
         x_train,
         y_train,
@@ -118,6 +141,7 @@ def texts_from_array(
         random_state=random_state,
         verbose=verbose,
         batch_size=batch_size,
+        task_options=options,
     )
 
 
@@ -126,30 +150,81 @@ def _ignore(kwargs: dict) -> None:
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
         raise ConfigError(f"Unexpected argument(s): {unknown}.")
-    if kwargs.get("is_regression"):
-        raise ConfigError("is_regression=True is not supported by this loader yet.")
 
 
-def _labels_from_frame(frame: Any, label_columns: Any, where: str) -> tuple[list, list | None]:
-    """Return (labels, class_names) from one label column or several one-hot 0/1 columns."""
+def _task_options(ktrain_only: dict, task: Any, multilabel: bool | None, scale_targets: bool) -> dict:
+    """Transformer task options from the loader's arguments (ktrain's ``is_regression`` included)."""
+    _ignore(ktrain_only)
+    if ktrain_only.get("is_regression"):
+        if task not in (None, "regression"):
+            raise ConfigError(f"is_regression=True contradicts task={task!r}; pass one of them.")
+        task = "regression"
+    return {"task": task, "multilabel": multilabel, "scale_targets": scale_targets}
+
+
+def _task_name(options: dict) -> str | None:
+    task = options.get("task")
+    if task is not None:
+        return getattr(task, "name", str(task).lower().replace("-", "").replace("_", ""))
+    return "multilabel" if options.get("multilabel") else None
+
+
+def _labels_from_frame(
+    frame: Any, label_columns: Any, where: str, options: dict | None = None
+) -> tuple[Any, list | None]:
+    """Return (labels, class_names) from one label column or several columns.
+
+    Several columns are one 0/1 column per class: one-hot rows give single-label ids; rows with
+    zero or several ones (or ``multilabel=True``) give multi-hot rows. For regression, several
+    columns are several targets.
+    """
+    options = options or {}
     if isinstance(label_columns, str):
         label_columns = [label_columns]
     if not label_columns:
         raise ConfigError("`label_columns` is required: the column(s) holding the labels.")
     check_columns(frame, label_columns, where=where)
+    task = _task_name(options)
     if len(label_columns) == 1:
         return frame[label_columns[0]].tolist(), None
-    block = frame[list(label_columns)].apply(lambda col: col.astype(float)).to_numpy()
+    names = [str(c) for c in label_columns]
+    try:
+        block = frame[list(label_columns)].apply(lambda col: col.astype(float)).to_numpy()
+    except (TypeError, ValueError):
+        raise DataError(
+            f"Label columns {names} must hold numbers (0/1 per class, or targets for regression)."
+        ) from None
+    if task == "regression":
+        return block, names
     if not np.isin(block, (0.0, 1.0)).all():
-        raise DataError(f"Label columns {label_columns} must hold 0/1 values (one-hot).")
+        raise DataError(
+            f"Label columns {names} must hold 0/1 values (one column per class). For several "
+            "numeric targets pass task='regression' (or is_regression=True)."
+        )
     counts = block.sum(axis=1)
+    if task == "multilabel" or ((counts != 1).any() and options.get("multilabel") is not False):
+        return block.astype(np.float32), names
     if (counts != 1).any():
         row = int(np.flatnonzero(counts != 1)[0])
         raise DataError(
-            f"Row {row} of {where} has {int(counts[row])} labels set among {label_columns}; "
-            "single-label classification needs exactly one per row."
+            f"Row {row} of {where} has {int(counts[row])} labels set among {names}; "
+            "single-label classification needs exactly one per row (multilabel=False was passed)."
         )
-    return [int(i) for i in block.argmax(axis=1)], [str(c) for c in label_columns]
+    return [int(i) for i in block.argmax(axis=1)], names
+
+
+def _texts_from_frame(frame: Any, text_column: Any, where: str) -> list:
+    """Texts from one column, or ``(text_a, text_b)`` pairs from two columns."""
+    if isinstance(text_column, (list, tuple)):
+        if len(text_column) != 2:
+            raise ConfigError(
+                f"`text_column` must be one column name, or two for sentence pairs. Received: {text_column!r}"
+            )
+        check_columns(frame, list(text_column), where=where)
+        first, second = (frame[c].tolist() for c in text_column)
+        return list(zip(first, second))
+    check_columns(frame, [text_column], where=where)
+    return frame[text_column].tolist()
 
 
 def texts_from_df(
@@ -166,23 +241,31 @@ def texts_from_df(
     preprocess_mode: str | None = None,
     class_names: Sequence | None = None,
     batch_size: int | None = None,
+    task: Any = None,
+    multilabel: bool | None = None,
+    scale_targets: bool = False,
     **ktrain_only: Any,
 ) -> tuple:
     """A pandas DataFrame -> ``(trn, val, preproc)``.
 
-    ``label_columns`` is one column of class values, or several 0/1 columns (one-hot, the
-    column names become the classes), as in ktrain.
+    ``text_column`` is one column, or two (``["question1", "question2"]``) for sentence pairs.
+    ``label_columns`` is one column of labels (class values, lists or joined strings of label
+    names for multi-label, numbers for regression), or several columns: one 0/1 column per class
+    as in ktrain (the column names become the classes; rows with zero or several ones make the
+    task multi-label), or several numeric targets with ``task="regression"``.
     """
-    _ignore(ktrain_only)
+    options = _task_options(ktrain_only, task, multilabel, scale_targets)
     check_unique_columns(train_df, "train_df")
-    check_columns(train_df, [text_column], where="train_df")
-    y, names = _labels_from_frame(train_df, label_columns, "train_df")
-    x = train_df[text_column].tolist()
+    x = _texts_from_frame(train_df, text_column, "train_df")
+    y, names = _labels_from_frame(train_df, label_columns, "train_df", options)
+    if isinstance(y, np.ndarray) and options["task"] is None and options["multilabel"] is None:
+        options["multilabel"] = True  # several 0/1 columns with zero or several ones per row
     x_val = y_val = None
     if val_df is not None:
-        check_columns(val_df, [text_column], where="val_df")
-        x_val = val_df[text_column].tolist()
-        y_val, _ = _labels_from_frame(val_df, label_columns, "val_df")
+        x_val = _texts_from_frame(val_df, text_column, "val_df")
+        y_val, _ = _labels_from_frame(val_df, label_columns, "val_df", options)
+        if isinstance(y, np.ndarray) != isinstance(y_val, np.ndarray):
+            y_val = np.eye(len(names), dtype=np.float32)[y_val] if isinstance(y, np.ndarray) else y_val
     return _build(
         x,
         y,
@@ -195,6 +278,7 @@ def texts_from_df(
         random_state=random_state,
         verbose=verbose,
         batch_size=batch_size,
+        task_options=options,
     )
 
 
@@ -214,6 +298,9 @@ def texts_from_csv(
     preprocess_mode: str | None = None,
     class_names: Sequence | None = None,
     batch_size: int | None = None,
+    task: Any = None,
+    multilabel: bool | None = None,
+    scale_targets: bool = False,
     **ktrain_only: Any,
 ) -> tuple:
     """A CSV/TSV/JSONL file -> ``(trn, val, preproc)`` (separator from the extension or ``sep``)."""
@@ -232,6 +319,9 @@ def texts_from_csv(
         preprocess_mode=preprocess_mode,
         class_names=class_names,
         batch_size=batch_size,
+        task=task,
+        multilabel=multilabel,
+        scale_targets=scale_targets,
         **ktrain_only,
     )
 
@@ -280,3 +370,227 @@ def texts_from_folder(
         verbose=verbose,
         batch_size=batch_size,
     )
+
+
+# ---------------------------------------------------------------------------------------- tagging
+_KTRAIN_TAGGERS = ("transformer", "bilstm-transformer", "bilstm-bert", "bilstm-crf", "bilstm", "bigru")
+
+
+def _tagging_model(model: Any, transformer_model: Any = None) -> Any:
+    model = model if model is not None else transformer_model
+    if model is None:
+        raise ConfigError(
+            "Pass model=... (a hub name such as 'bert-base-cased' or a local model folder): easytx "
+            "tags words with a pretrained transformer."
+        )
+    return model
+
+
+def _ignore_tagging(kwargs: dict) -> None:
+    unknown = sorted(set(kwargs) - {"use_char", "data_format"})
+    if unknown:
+        raise ConfigError(f"Unexpected argument(s): {unknown}.")
+    if kwargs.get("use_char"):
+        raise ConfigError(
+            "use_char=True (character embeddings) is not supported: the transformer's sub-words do that."
+        )
+
+
+def entities_from_array(
+    x_train: Sequence,
+    y_train: Sequence,
+    x_test: Sequence | None = None,
+    y_test: Sequence | None = None,
+    val_pct: float = 0.1,
+    verbose: int = 1,
+    *,
+    model: Any = None,
+    maxlen: int | str = "auto",
+    tag_scheme: str = "auto",
+    random_state: int | None = None,
+    batch_size: int | None = None,
+    **ktrain_only: Any,
+) -> tuple:
+    """Sentences as word lists and their tags -> ``(trn, val, preproc)`` for token classification.
+
+    Without ``x_test``, ``val_pct`` of the sentences (at random, ``random_state``) become
+    validation data. ``preproc`` is a fitted :class:`~easytx.tagger.TaggingTransformer`.
+
+    Examples
+    --------
+    >>> trn, val, preproc = text.entities_from_array(
+    ...     [["EU", "rejects", "German", "call"]] * 20, [["B-ORG", "O", "B-MISC", "O"]] * 20,
+    ...     model="bert-base-cased")  # doctest: +SKIP
+    """
+    from .tagger import build_tagged
+
+    _ignore_tagging(ktrain_only)
+    return build_tagged(
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        model=_tagging_model(model),
+        maxlen=maxlen,
+        val_pct=val_pct,
+        random_state=random_state,
+        tag_scheme=tag_scheme,
+        batch_size=batch_size,
+        verbose=verbose,
+    )
+
+
+def entities_from_txt(
+    train_filepath: str | os.PathLike,
+    val_filepath: str | os.PathLike | None = None,
+    word_column: int = 0,
+    tag_column: int = -1,
+    encoding: str | None = None,
+    val_pct: float = 0.1,
+    verbose: int = 1,
+    *,
+    model: Any = None,
+    maxlen: int | str = "auto",
+    tag_scheme: str = "auto",
+    sep: str | None = None,
+    random_state: int | None = None,
+    batch_size: int | None = None,
+    **ktrain_only: Any,
+) -> tuple:
+    """CoNLL-style files (``word ... TAG`` per line, blank line between sentences) ->
+    ``(trn, val, preproc)``; see :func:`easytx.tagging.read_conll` for the format and its errors.
+    """
+    from .tagging import read_conll
+
+    options = {
+        "word_column": word_column,
+        "tag_column": tag_column,
+        "sep": sep,
+        "encoding": encoding or "utf-8",
+    }
+    x, y = read_conll(train_filepath, **options)
+    x_val = y_val = None
+    if val_filepath is not None:
+        x_val, y_val = read_conll(val_filepath, **options)
+    return entities_from_array(
+        x,
+        y,
+        x_val,
+        y_val,
+        val_pct=val_pct,
+        verbose=verbose,
+        model=model,
+        maxlen=maxlen,
+        tag_scheme=tag_scheme,
+        random_state=random_state,
+        batch_size=batch_size,
+        **ktrain_only,
+    )
+
+
+def entities_from_conll2003(
+    train_filepath: str | os.PathLike,
+    val_filepath: str | os.PathLike | None = None,
+    encoding: str | None = None,
+    val_pct: float = 0.1,
+    verbose: int = 1,
+    *,
+    model: Any = None,
+    maxlen: int | str = "auto",
+    tag_scheme: str = "auto",
+    random_state: int | None = None,
+    batch_size: int | None = None,
+    **ktrain_only: Any,
+) -> tuple:
+    """CoNLL-2003 files (``word POS chunk NER-tag``) -> ``(trn, val, preproc)`` (ktrain's name).
+
+    Examples
+    --------
+    >>> trn, val, preproc = text.entities_from_conll2003(
+    ...     "eng.train", val_filepath="eng.testa", model="bert-base-cased", maxlen=64)  # doctest: +SKIP
+    """
+    return entities_from_txt(
+        train_filepath,
+        val_filepath,
+        word_column=0,
+        tag_column=-1,
+        encoding=encoding,
+        val_pct=val_pct,
+        verbose=verbose,
+        model=model,
+        maxlen=maxlen,
+        tag_scheme=tag_scheme,
+        random_state=random_state,
+        batch_size=batch_size,
+        **ktrain_only,
+    )
+
+
+def entities_from_df(
+    train_df: Any,
+    val_df: Any = None,
+    word_column: str = "Word",
+    tag_column: str = "Tag",
+    sentence_column: str = "SentenceID",
+    val_pct: float = 0.1,
+    verbose: int = 1,
+    *,
+    model: Any = None,
+    maxlen: int | str = "auto",
+    tag_scheme: str = "auto",
+    random_state: int | None = None,
+    batch_size: int | None = None,
+    **ktrain_only: Any,
+) -> tuple:
+    """A DataFrame of ``(sentence id, word, tag)`` rows -> ``(trn, val, preproc)`` (ktrain's name).
+
+    Rows of a sentence must be contiguous and in order; an id given only on a sentence's first
+    row is carried forward (the Kaggle NER layout).
+    """
+    from .tagging import read_tagged_df
+
+    columns = {"sentence_column": sentence_column, "word_column": word_column, "tag_column": tag_column}
+    x, y = read_tagged_df(train_df, where="train_df", **columns)
+    x_val = y_val = None
+    if val_df is not None:
+        x_val, y_val = read_tagged_df(val_df, where="val_df", **columns)
+    return entities_from_array(
+        x,
+        y,
+        x_val,
+        y_val,
+        val_pct=val_pct,
+        verbose=verbose,
+        model=model,
+        maxlen=maxlen,
+        tag_scheme=tag_scheme,
+        random_state=random_state,
+        batch_size=batch_size,
+        **ktrain_only,
+    )
+
+
+def sequence_tagger(name: str, preproc: Any, *, transformer_model: Any = None, **kwargs: Any) -> Any:
+    """Build the token-classification model for ``preproc`` (ktrain's ``sequence_tagger``).
+
+    easytx puts a linear token-classification head on the preprocessor's transformer, whatever
+    ktrain architecture ``name`` names (``"bilstm-transformer"``...); ``kwargs`` go to
+    :meth:`TaggingTransformer.get_classifier` (``seed=``, ``pretrained=``, config overrides).
+    """
+    from .tagger import TaggingTransformer
+
+    if name not in _KTRAIN_TAGGERS:
+        raise ConfigError(f"Unknown tagger {name!r}; expected one of {list(_KTRAIN_TAGGERS)}.")
+    if not isinstance(preproc, TaggingTransformer):
+        raise ConfigError(
+            "`preproc` must come from text.entities_from_conll2003/_txt/_df/_array (a TaggingTransformer). "
+            f"Received: {type(preproc).__name__}."
+        )
+    if transformer_model is not None and str(transformer_model) != preproc.model_name:
+        raise ConfigError(
+            f"transformer_model={transformer_model!r} differs from the preprocessor's model "
+            f"{preproc.model_name!r}; pass model=... to the entities_from_* loader instead."
+        )
+    if name != "transformer":
+        logger.info("sequence_tagger(%r): easytx uses a linear token head on the transformer.", name)
+    return preproc.get_classifier(**kwargs)

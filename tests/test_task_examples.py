@@ -1,0 +1,41 @@
+"""The task examples (examples/multilabel.py, regression.py, pairs.py) run offline end to end.
+
+Marked ``slow``: each starts TensorFlow, builds a tiny model and trains it (30-60 s each).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("multilabel.py", "thresholds tuned on the validation data"),
+        ("regression.py", "constant predictor"),
+        ("pairs.py", "saved and reloaded"),
+    ],
+)
+def test_task_example_runs_offline(script, expected, tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TMPDIR": str(tmp_path)}
+    env.pop("MODEL", None)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert expected in run.stdout
+    assert "saved and reloaded" in run.stdout
