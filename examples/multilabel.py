@@ -4,7 +4,7 @@
     MODEL=<hub name or folder> python examples/multilabel.py   # GoEmotions (Ekman) subset
 
 Offline it trains a tiny model on generated texts labelled ["pos"], ["neg"] or [] (none).
-With MODEL=... it fine-tunes that model on 2,500 GoEmotions comments from ../shared/data.
+With MODEL=... it fine-tunes that model on 2,000 GoEmotions comments from ../shared/data.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def goemotions(split: str, n: int) -> tuple[list[str], list[list[str]]]:
 def load(work: str) -> tuple:
     model = os.environ.get("MODEL")
     if model:
-        return model, goemotions("train", 2500), goemotions("dev", 800), 1e-4, 1
+        return model, goemotions("train", 2000), goemotions("dev", 500), 3e-4, 1
     from easytx.testing import make_tiny_model, multilabel_dataset
 
     x, y = multilabel_dataset(600, seed=0)  # y: [], ["pos"] or ["neg"]

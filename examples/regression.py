@@ -32,7 +32,7 @@ def sst2(split: str, n: int) -> tuple[list[str], list[float]]:
 def load(work: str) -> tuple:
     model = os.environ.get("MODEL")
     if model:
-        return model, sst2("train", 2000), sst2("dev", 872), 1e-4, 1
+        return model, sst2("train", 1500), sst2("dev", 872), 2e-4, 1
     from easytx.testing import make_tiny_model, regression_dataset
 
     x, y = regression_dataset(400, seed=0)

@@ -365,7 +365,7 @@ def test_sentence_pairs_train_save_and_reload(tiny_bert, tmp_path):
     ids = trn.x["token_type_ids"][0]
     assert ids[0] == 0 and ids[-1] == 1  # segment A then segment B
     learner = easytx.get_learner(t.get_classifier(seed=0), trn, val, batch_size=16, seed=0)
-    learner.fit_onecycle(5e-3, 4, verbose=0)
+    learner.fit_onecycle(2e-3, 6, verbose=0)
     predictor = easytx.get_predictor(learner.model, t)
     accuracy = np.mean(np.asarray(predictor.predict(x[480:])) == np.asarray(y[480:]))
     assert accuracy >= 0.8  # the label follows text_b (text_a is neutral)

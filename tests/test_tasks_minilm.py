@@ -113,9 +113,13 @@ def test_goemotions_multilabel_macro_f1(real_model_path, shared_data):
         f"{after['macro_f1']:.4f} with thresholds tuned on dev[:500] {thresholds}; "
         f"micro-F1 {after['micro_f1']:.4f}; {n_train} rows x 1 epoch in {seconds:.1f} s"
     )
-    # Measured (2 busy cores): macro-F1 ~0.__ at 0.5 and ~0.__ tuned, training ~__ s.
-    # Floor ~0.__ below the tuned figure; published BERT-base on the full set: 0.64.
-    assert after["macro_f1"] >= 0.30
+    # Measured 2026-11-30 (2 cores shared with 3 other sessions, load ~6-8): macro-F1 0.189 at
+    # 0.5 and 0.334 with tuned thresholds (micro-F1 0.54); training 317.7 s under that load (about
+    # 70 s at the ~30 examples/s of an idle 2-core machine). 2,000 of the 43,410 training
+    # comments for one epoch (63 steps) leave the rare labels (disgust, fear: ~30 examples each)
+    # barely learned, hence far below BERT-base's 0.64 on the full set. Floor 0.28: the measured
+    # figure less a margin for run-to-run variation across machines.
+    assert after["macro_f1"] >= 0.28
     assert after["macro_f1"] >= before["macro_f1"] - 0.02
 
 
@@ -156,5 +160,8 @@ def test_trec_question_answer_type_pairs_accuracy(real_model_path, shared_data):
         f"\nTREC (question, answer type) pairs: test accuracy {accuracy:.4f} (chance 0.5); "
         f"{len(x_train)} pairs x 1 epoch in {seconds:.1f} s"
     )
-    # Measured (2 busy cores): accuracy ~0.__, training ~__ s.
-    assert accuracy >= 0.60
+    # Measured 2026-11-30 (2 cores shared with 3 other sessions, load ~6-8): test accuracy 0.752
+    # (chance 0.5); training 215.9 s under that load (about 70 s at the ~30 examples/s of an idle
+    # 2-core machine). The harder "same coarse class?" pairing reached only 0.54 in one epoch.
+    # Floor 0.65: clearly above chance, with a margin below the measured figure.
+    assert accuracy >= 0.65

@@ -34,9 +34,9 @@ def test_texts_from_df_errors(tiny_bert, frame):
         text.texts_from_df(frame, "reveiw", ["sentiment"], model=tiny_bert)
     with pytest.raises(ConfigError, match="model="):
         text.texts_from_df(frame, "review", ["sentiment"])
-    with pytest.raises(DataError, match="exactly one"):
-        both = frame.assign(a=1, b=1)
-        text.texts_from_df(both, "review", ["a", "b"], model=tiny_bert)
+    both = frame.assign(a=1, b=1)
+    with pytest.raises(DataError, match="exactly one"):  # several 0/1 columns set: multi-label unless refused
+        text.texts_from_df(both, "review", ["a", "b"], model=tiny_bert, multilabel=False)
 
 
 def test_texts_from_csv_with_val_file(tiny_bert, frame, tmp_path):
