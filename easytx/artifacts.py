@@ -266,9 +266,11 @@ def resolve_folder(folder: str | os.PathLike, *, wait: float = 0.5) -> list[Path
             return [folder]
         siblings = [p for kind in ("tmp", "old") for p in folder.parent.glob(f".{folder.name}.{kind}-*")]
         complete = [p for p in siblings if (p / MANIFEST).is_file()]
-        if not complete or time.monotonic() >= deadline:
+        # no sibling at all: no save is under way (a wrong path, or nothing saved yet); siblings
+        # but none complete: a save is between its renames or tidying up, so wait for it
+        if not siblings or time.monotonic() >= deadline:
             return sorted(complete, key=_mtime, reverse=True) or [folder]
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
 def _mtime(path: Path) -> float:
