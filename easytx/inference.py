@@ -16,6 +16,8 @@ from .preprocess import TransformerDataset
 
 __all__ = ["forward_fn", "predict_logits"]
 
+_ONE = np.zeros(1, dtype=np.int64)
+
 
 def forward_fn(model: Any, input_names: list[str]) -> Any:
     """A ``tf.function`` returning the model's logits, cached on the model per input set."""
@@ -41,6 +43,8 @@ def predict_logits(
     from tqdm.auto import tqdm
 
     forward = forward_fn(model, dataset.input_names)
+    if len(dataset) == 1:  # fast path for one text (a server's request): no batching machinery
+        return forward(dataset.pad(_ONE)).numpy().astype(np.float32, copy=False)
     batches = dataset.batch_indices(batch_size, shuffle=False, bucket=True)
     outputs: list[np.ndarray] = []
     for index in tqdm(batches, desc="predicting", unit="batch", disable=not progress):
