@@ -132,6 +132,14 @@ class Learner:
         self.batch_history: dict[str, list] = {}
         self.lr_finder_: LRSuggestions | None = None
         self._compile()
+        if accumulation_steps > 1 and self.steps_per_epoch % accumulation_steps:
+            logger.warning(
+                "%d batches per epoch is not a multiple of accumulation_steps=%d: the last batches "
+                "of an epoch are added to the next epoch's first update, and those of the last "
+                "epoch are never applied.",
+                self.steps_per_epoch,
+                accumulation_steps,
+            )
 
     # ------------------------------------------------------------------ set-up
     def _make_optimizer(self) -> Any:
