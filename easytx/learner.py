@@ -167,10 +167,9 @@ class Learner:
             )
             # create the optimizer's slots now: otherwise the first training step is traced twice
             cb.inner_optimizer(self.model.optimizer).build(self.model.trainable_variables)
-        if self.accumulation_steps > 1 or "train_step" in self.model.__dict__:
-            from .steps import install_accumulation
+        from .steps import install_train_step
 
-            install_accumulation(self.model, self.accumulation_steps)
+        install_train_step(self.model, self.accumulation_steps)
         if self.jit_compile:
             # XLA compiles once per input shape: round batch widths up to a multiple of 8
             self.train_data.pad_to_multiple_of = max(self.train_data.pad_to_multiple_of, 8)

@@ -1,6 +1,11 @@
-"""Custom training steps: gradient accumulation.
+"""Training and evaluation steps: traced without AutoGraph, and gradient accumulation.
 
-:func:`install_accumulation` replaces a model's ``train_step`` with one that adds each
+:func:`install_train_step` makes the model's ``train_step``/``test_step`` run without AutoGraph's
+source conversion when Keras traces them: Hugging Face TF models branch only on Python values, and
+skipping the conversion makes each trace several times faster (tf-keras traces the training step
+once or twice per fit). Should a model need AutoGraph, the step falls back to it.
+
+With ``accumulation_steps=k``, the installed ``train_step`` adds each
 micro-batch's gradients (divided by ``steps``) into accumulators and lets the optimizer update the
 weights once every ``steps`` micro-batches. With equal micro-batches and a mean-reduced loss the
 update equals the one a single batch ``steps`` times larger would give (dropout aside), at the
@@ -13,11 +18,39 @@ reached at its last micro-batch.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from . import _env  # noqa: F401
 
-__all__ = ["install_accumulation"]
+__all__ = ["install_train_step"]
+
+logger = logging.getLogger(__name__)
+
+
+def _graph_errors() -> tuple:
+    import tensorflow as tf
+
+    return (tf.errors.OperatorNotAllowedInGraphError, NotImplementedError)
+
+
+def _without_autograph(step: Any, what: str) -> Any:
+    """``step`` traced without AutoGraph; with it if that fails (checked at the first trace)."""
+    import tensorflow as tf
+
+    plain = tf.autograph.experimental.do_not_convert(step)
+    state = {"plain": True}
+
+    def run(data):
+        if state["plain"]:
+            try:
+                return plain(data)
+            except _graph_errors() as exc:
+                state["plain"] = False
+                logger.info("The %s needs AutoGraph (%s); tracing it with AutoGraph.", what, exc)
+        return step(data)
+
+    return run
 
 
 def _pick_logits(y_pred: Any) -> Any:
@@ -28,19 +61,30 @@ def _pick_logits(y_pred: Any) -> Any:
     return y_pred
 
 
-def install_accumulation(model: Any, steps: int) -> None:
-    """Make ``model.fit`` update the weights every ``steps`` batches with their mean gradient.
+def install_train_step(model: Any, accumulation_steps: int = 1) -> None:
+    """Install the training and evaluation steps on ``model`` (after ``model.compile``).
 
-    Call after ``model.compile`` (the optimizer must exist). ``steps=1`` restores the model's own
-    ``train_step``.
+    With ``accumulation_steps > 1``, ``model.fit`` updates the weights every
+    ``accumulation_steps`` batches with their mean gradient; with 1, the model's own
+    ``train_step`` is used. Both are traced without AutoGraph (see the module docstring).
     """
+    for name in ("train_step", "test_step"):
+        model.__dict__.pop(name, None)
+    model.train_function = model.test_function = None  # re-made with the new steps
+    if accumulation_steps > 1:
+        step = _accumulating_step(model, accumulation_steps)
+    else:
+        step = type(model).train_step.__get__(model)
+    # bypass Keras' attribute tracking (nothing here is a layer or a weight)
+    model.__dict__["train_step"] = _without_autograph(step, "training step")
+    model.__dict__["test_step"] = _without_autograph(type(model).test_step.__get__(model), "evaluation step")
+
+
+def _accumulating_step(model: Any, steps: int) -> Any:
+    """A ``train_step`` that applies the mean gradient of ``steps`` batches."""
     import tensorflow as tf
     import tf_keras
 
-    model.__dict__.pop("train_step", None)
-    model.train_function = None  # re-made with the new step on the next fit
-    if steps == 1:
-        return
     optimizer = model.optimizer
     variables = model.trainable_variables
     with model.distribute_strategy.scope():
@@ -88,5 +132,5 @@ def install_accumulation(model: Any, steps: int) -> None:
         return results
 
     # bypass Keras' attribute tracking: the accumulators must not become model weights
-    model.__dict__["train_step"] = train_step
     model.__dict__["_easytx_accumulation"] = (steps, accumulators, counter)
+    return train_step
