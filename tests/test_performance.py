@@ -276,3 +276,19 @@ def test_streaming_bad_files_are_explained(tiny_bert, tmp_path, train_csv):
         t.preprocess_train_file(empty)
     with pytest.raises(DataError, match="No such file"):
         t.preprocess_train_file(tmp_path / "missing.csv")
+
+
+def test_steps_fall_back_to_autograph_when_a_model_needs_it():
+    import tensorflow as tf
+
+    from easytx.steps import _without_autograph
+
+    def step(x):
+        if tf.reduce_sum(x) > 0:  # a Python branch on a tensor: only AutoGraph can trace it
+            return x + 1.0
+        return x - 1.0
+
+    wrapped = _without_autograph(step, "test step")
+    traced = tf.function(lambda x: wrapped(x))
+    assert float(traced(tf.constant([2.0]))[0]) == 3.0
+    assert float(traced(tf.constant([-2.0]))[0]) == -3.0  # the branch is a real graph branch
