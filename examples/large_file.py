@@ -27,7 +27,7 @@ from easytx.testing import keyword_dataset, make_tiny_model
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=20_000)
-    p.add_argument("--steps", type=int, default=60, help="training batches")
+    p.add_argument("--steps", type=int, default=300, help="training batches")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     work = Path(tempfile.mkdtemp(prefix="easytx-large-file-"))
