@@ -1,9 +1,9 @@
-"""Training and evaluation steps: traced without AutoGraph, and gradient accumulation.
+"""Training steps: gradient accumulation, traced without AutoGraph.
 
-:func:`install_train_step` makes the model's ``train_step``/``test_step`` run without AutoGraph's
-source conversion when Keras traces them: Hugging Face TF models branch only on Python values, and
-skipping the conversion makes each trace several times faster (tf-keras traces the training step
-once or twice per fit). Should a model need AutoGraph, the step falls back to it.
+The accumulating step is traced without AutoGraph's source conversion (Hugging Face TF models
+branch only on Python values, and skipping the conversion makes the trace several times faster);
+should a model need AutoGraph, the step falls back to it. With ``accumulation_steps=1`` the
+model's own ``train_step`` is left as it is.
 
 With ``accumulation_steps=k``, the installed ``train_step`` adds each
 micro-batch's gradients (divided by ``steps``) into accumulators and lets the optimizer update the
@@ -62,22 +62,22 @@ def _pick_logits(y_pred: Any) -> Any:
 
 
 def install_train_step(model: Any, accumulation_steps: int = 1) -> None:
-    """Install the training and evaluation steps on ``model`` (after ``model.compile``).
+    """Install the training step on ``model`` (after ``model.compile``).
 
     With ``accumulation_steps > 1``, ``model.fit`` updates the weights every
     ``accumulation_steps`` batches with their mean gradient; with 1, the model's own
-    ``train_step`` is used. Both are traced without AutoGraph (see the module docstring).
+    ``train_step`` is restored.
     """
-    for name in ("train_step", "test_step"):
-        model.__dict__.pop(name, None)
-    model.train_function = model.test_function = None  # re-made with the new steps
-    if accumulation_steps > 1:
-        step = _accumulating_step(model, accumulation_steps)
-    else:
-        step = type(model).train_step.__get__(model)
+    model.__dict__.pop("train_step", None)
+    model.train_function = None  # re-made with the new step
+    if accumulation_steps == 1:
+        # The model's own steps, traced by Keras with AutoGraph: tracing the same step without
+        # AutoGraph is faster but builds a different graph, which changes the seeds of its dropout
+        # ops and so the random draws of a seeded run. Kept as it was for repeatability.
+        return
+    step = _accumulating_step(model, accumulation_steps)
     # bypass Keras' attribute tracking (nothing here is a layer or a weight)
     model.__dict__["train_step"] = _without_autograph(step, "training step")
-    model.__dict__["test_step"] = _without_autograph(type(model).test_step.__get__(model), "evaluation step")
 
 
 def _accumulating_step(model: Any, steps: int) -> Any:
