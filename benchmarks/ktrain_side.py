@@ -123,9 +123,11 @@ def versions() -> dict:
 # ---------------------------------------------------------------- stages
 
 
-def load_data(train_rows: int) -> dict:
-    """Train (first ``train_rows`` rows, 0 = all), dev and test splits."""
+def load_data(train_rows: int, test_rows: int = 0) -> dict:
+    """Train (first ``train_rows`` rows, 0 = all), dev and test (first ``test_rows``) splits."""
     data = {split: sst2.read_split(split, train_rows if split == "train" else 0) for split in sst2.SPLITS}
+    if test_rows:
+        data["test"] = sst2.read_split("test", test_rows)
     LOG.info("rows: %s", {k: len(v[0]) for k, v in data.items()})
     return data
 
@@ -156,14 +158,34 @@ def train(args, t, trn, timings: dict):
     return learner
 
 
-def train_flops_estimate(t, examples: int, maxlen: int, fit_s: float) -> dict:
-    """Approximate training GFLOP/s: 3 x forward FLOPs over every padded token."""
+def train_flops_estimate(t, texts: list[str], epochs: int, maxlen: int, fit_s: float) -> dict:
+    """Padding and useful-FLOP figures, computed the same way as easytx_side.py.
+
+    ktrain pads every training row to ``maxlen``: computed tokens = rows x maxlen. Useful tokens
+    are each text's real token count (truncated to maxlen), from ktrain's own tokenizer.
+    Training FLOPs per useful token = 3 x the forward FLOPs at the mean useful length.
+    """
     cfg = t.get_config()
-    per_token = machine.encoder_forward_flops_per_token(
+    lengths = [len(ids) for ids in t.tok(texts, truncation=True, max_length=maxlen)["input_ids"]]
+    useful = sum(lengths) * epochs
+    computed = len(texts) * maxlen * epochs
+    mean_len = useful / max(1, len(texts) * epochs)
+    per_token = 3.0 * machine.encoder_forward_flops_per_token(
+        cfg.hidden_size, cfg.num_hidden_layers, cfg.intermediate_size, mean_len
+    )
+    padded_per_token = 3.0 * machine.encoder_forward_flops_per_token(
         cfg.hidden_size, cfg.num_hidden_layers, cfg.intermediate_size, maxlen
     )
-    total = 3.0 * per_token * examples * maxlen  # training rows are padded to maxlen
-    return {"train_flops_est": total, "achieved_gflops_est": total / fit_s / 1e9}
+    return {
+        "computed_tokens": computed,
+        "useful_tokens": useful,
+        "padding_fraction": 1.0 - useful / computed,
+        "mean_useful_length": mean_len,
+        "train_flops_per_useful_token": per_token,
+        "useful_tokens_per_s": useful / fit_s,
+        "useful_gflops": useful / fit_s * per_token / 1e9,
+        "achieved_gflops_est": computed * padded_per_token / fit_s / 1e9,
+    }
 
 
 def dev_accuracy(learner, val, labels: list[int], batch_size: int, timings: dict) -> float:
@@ -304,7 +326,7 @@ def run(args) -> dict:
         }
         LOG.info("matmul: %.1f GFLOP/s", result["machine"]["matmul_fp32_gflops"])
 
-    data = load_data(args.train_rows)
+    data = load_data(args.train_rows, args.test_rows)
     t, trn, val = preprocess(args, data, timings)
     learner = train(args, t, trn, timings)
     n_train = len(data["train"][0])
@@ -315,14 +337,17 @@ def run(args) -> dict:
         "fit_includes_validation": False,
         "padding": f"static to maxlen={args.maxlen}",
     }
-    result["train"].update(train_flops_estimate(t, n_train * args.epochs, args.maxlen, timings["fit_s"]))
+    result["train"].update(
+        train_flops_estimate(t, data["train"][0], args.epochs, args.maxlen, timings["fit_s"])
+    )
     if "machine" in result:
         ceiling = result["machine"]["matmul_fp32_gflops"]
+        result["train"]["useful_flop_efficiency"] = result["train"]["useful_gflops"] / ceiling
         result["train"]["fraction_of_matmul_ceiling_est"] = result["train"]["achieved_gflops_est"] / ceiling
     result["dev_accuracy"] = dev_accuracy(learner, val, data["dev"][1], args.batch_size, timings)
     LOG.info("dev accuracy: %.4f", result["dev_accuracy"])
 
-    predictor = ktrain.get_predictor(learner.model, t, batch_size=args.batch_size)
+    predictor = ktrain.get_predictor(learner.model, t, batch_size=args.predict_batch_size)
     test_texts, test_labels = data["test"]
     result["batch_predict"] = bench_batch_predict(predictor, test_texts, test_labels)
     result["single_predict"] = bench_single_predict(
@@ -354,6 +379,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description="ktrain side of the easytx benchmark")
     p.add_argument("--train-rows", type=int, default=0, help="first N training rows (0 = all)")
+    p.add_argument("--test-rows", type=int, default=0, help="first N test rows (0 = all 1,821)")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--maxlen", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=32)
@@ -371,6 +397,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--matmul-n", type=int, default=2048, help="0 skips the matmul figure")
     p.add_argument("--cache-dir", type=Path, default=HERE / ".cache")
     p.add_argument("--keep-predictor", action="store_true")
+    p.add_argument("--predict-batch-size", type=int, default=32)
     p.add_argument("--cold-load", metavar="DIR", help=argparse.SUPPRESS)
     p.add_argument("--probe-text", default="a good movie", help=argparse.SUPPRESS)
     args = p.parse_args(argv)

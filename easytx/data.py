@@ -13,7 +13,7 @@ import logging
 import math
 import numbers
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ __all__ = [
     "read_table",
     "check_columns",
     "read_folder",
+    "table_format",
+    "iter_table_chunks",
 ]
 
 _MISSING = object()
@@ -437,6 +439,108 @@ def read_table(
     if header:
         check_unique_columns(frame, str(path))
     return frame
+
+
+_TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def table_format(path: str | os.PathLike, fmt: str | None = None) -> str:
+    """``"csv"``, ``"tsv"`` or ``"jsonl"`` from ``fmt`` or the file's extension."""
+    if fmt is not None:
+        if fmt not in ("csv", "tsv", "jsonl"):
+            raise ConfigError(f"`format` must be 'csv', 'tsv' or 'jsonl'. Received: format={fmt!r}")
+        return fmt
+    suffix = Path(path).suffix.lower()
+    if suffix not in _TABLE_SUFFIXES:
+        raise ConfigError(
+            f"Cannot tell the format of {path} from its extension {suffix!r}: expected one of "
+            f"{sorted(_TABLE_SUFFIXES)}. Rename the file or pass format='csv'/'tsv'/'jsonl'."
+        )
+    return _TABLE_SUFFIXES[suffix]
+
+
+def _iter_records(path: Path, fmt: str, columns: Sequence[str], encoding: str) -> Iterator[dict]:
+    """Yield one dict per row, reading the file line by line (constant memory)."""
+    if encoding.lower().replace("-", "").replace("_", "") == "utf8":
+        encoding = "utf-8-sig"
+    with open(path, encoding=encoding, newline="" if fmt != "jsonl" else None) as handle:
+        try:
+            if fmt in ("csv", "tsv"):
+                csv.field_size_limit(2**31 - 1)
+                reader = csv.DictReader(handle, delimiter="\t" if fmt == "tsv" else ",")
+                fields = reader.fieldnames
+                if not fields:
+                    raise DataError(f"{path} is empty: expected a header line naming the columns.")
+                for column in columns:
+                    if column not in fields:
+                        raise DataError(
+                            f"Column {column!r} not found in {path}. Available columns: "
+                            f"{list(fields)}." + closest_match_hint(column, fields)
+                        )
+                yield from reader
+                return
+            for line_no, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    item = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{path}, line {line_no}: not valid JSON ({exc.msg}).") from None
+                if not isinstance(item, dict):
+                    raise DataError(f"{path}, line {line_no}: expected a JSON object per line.")
+                for column in columns:
+                    if column not in item:
+                        raise DataError(
+                            f"{path}, line {line_no}: no field {column!r} (fields: {sorted(item)})."
+                            + closest_match_hint(column, item)
+                        )
+                yield item
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                f"{path} is not valid {encoding} ({exc.reason}). Pass encoding='latin-1' (or the "
+                "file's real encoding), or re-save the file as UTF-8."
+            ) from None
+
+
+def iter_table_chunks(
+    path: str | os.PathLike,
+    *,
+    columns: Sequence[str],
+    chunk_rows: int = 2048,
+    format: str | None = None,
+    encoding: str = "utf-8",
+) -> Iterator[list[dict]]:
+    """Stream a CSV/TSV/JSONL file as lists of at most ``chunk_rows`` row dicts.
+
+    The file is read line by line, so memory stays constant whatever its size. ``columns`` must
+    exist (checked on the CSV header, or on every JSONL object); a file without rows raises a
+    :class:`DataError`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = path.write_text("text,label\\ngood,pos\\nbad,neg\\n")
+    >>> [len(c) for c in iter_table_chunks(path, columns=["text"], chunk_rows=1)]
+    [1, 1]
+    """
+    path = Path(path)
+    chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
+    fmt = table_format(path, format)
+    if not path.is_file():
+        raise DataError(f"No such file: {path}. Check the path (current folder: {Path.cwd()}).")
+    chunk: list[dict] = []
+    seen = False
+    for record in _iter_records(path, fmt, columns, encoding):
+        seen = True
+        chunk.append(record)
+        if len(chunk) == chunk_rows:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+    if not seen:
+        raise DataError(f"{path} holds no rows.")
 
 
 def check_unique_columns(frame: Any, where: str = "the DataFrame") -> None:

@@ -16,9 +16,23 @@ from .preprocess import TransformerDataset
 
 __all__ = ["forward_fn", "predict_logits"]
 
+_ONE = np.zeros(1, dtype=np.int64)
+
+
+def _graph_errors() -> tuple:
+    import tensorflow as tf
+
+    return (tf.errors.OperatorNotAllowedInGraphError, TypeError, ValueError, NotImplementedError)
+
 
 def forward_fn(model: Any, input_names: list[str]) -> Any:
-    """A ``tf.function`` returning the model's logits, cached on the model per input set."""
+    """A ``tf.function`` returning the model's logits, cached on the model per input set.
+
+    It is traced once, at creation, for any batch shape (unknown dimensions in its signature), and
+    without AutoGraph: Hugging Face TF models branch only on Python values, and skipping
+    AutoGraph's source conversion makes the trace (the first prediction after loading) several
+    times faster. A model that needs AutoGraph gets it (the trace is retried with it).
+    """
     import tensorflow as tf
 
     cache = model.__dict__.setdefault("_easytx_forward", {})
@@ -26,11 +40,15 @@ def forward_fn(model: Any, input_names: list[str]) -> Any:
     if key not in cache:
         signature = [{name: tf.TensorSpec((None, None), tf.int32) for name in input_names}]
 
-        @tf.function(input_signature=signature)
         def forward(inputs):
             return model(inputs, training=False).logits
 
-        cache[key] = forward
+        try:
+            function = tf.function(forward, input_signature=signature, autograph=False)
+            function.get_concrete_function()
+        except _graph_errors():
+            function = tf.function(forward, input_signature=signature)
+        cache[key] = function
     return cache[key]
 
 
@@ -41,6 +59,8 @@ def predict_logits(
     from tqdm.auto import tqdm
 
     forward = forward_fn(model, dataset.input_names)
+    if len(dataset) == 1:  # fast path for one text (a server's request): no batching machinery
+        return forward(dataset.pad(_ONE)).numpy().astype(np.float32, copy=False)
     batches = dataset.batch_indices(batch_size, shuffle=False, bucket=True)
     outputs: list[np.ndarray] = []
     for index in tqdm(batches, desc="predicting", unit="batch", disable=not progress):

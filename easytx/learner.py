@@ -27,7 +27,7 @@ from . import callbacks as cb
 from .data import TextData, check_positive_int, check_texts
 from .errors import ArtifactError, ConfigError, DataTypeError, NotFittedError
 from .inference import predict_logits
-from .preprocess import TransformerDataset
+from .preprocess import StreamingDataset, TransformerDataset
 from .tasks import task_from_name
 
 logger = logging.getLogger(__name__)
@@ -115,6 +115,7 @@ class Learner:
         seed: int | None = None,
         bucket: bool = True,
         jit_compile: bool | None = None,
+        accumulation_steps: int = 1,
     ):
         self.model = model
         self.train_data = train_data
@@ -125,6 +126,7 @@ class Learner:
         self.seed = seed
         self.bucket = bucket
         self.jit_compile = jit_compile
+        self.accumulation_steps = accumulation_steps
         # the preprocessor's own task object (shared, so tuned thresholds reach the predictor)
         self.task = getattr(model, "_easytx_task_object", None) or task_from_name(
             getattr(model, "_easytx_task", "classification")
@@ -133,6 +135,14 @@ class Learner:
         self.batch_history: dict[str, list] = {}
         self.lr_finder_: LRSuggestions | None = None
         self._compile()
+        if accumulation_steps > 1 and self.steps_per_epoch % accumulation_steps:
+            logger.warning(
+                "%d batches per epoch is not a multiple of accumulation_steps=%d: the last batches "
+                "of an epoch are added to the next epoch's first update, and those of the last "
+                "epoch are never applied.",
+                self.steps_per_epoch,
+                accumulation_steps,
+            )
 
     # ------------------------------------------------------------------ set-up
     def _make_optimizer(self) -> Any:
@@ -160,6 +170,12 @@ class Learner:
             )
             # create the optimizer's slots now: otherwise the first training step is traced twice
             cb.inner_optimizer(self.model.optimizer).build(self.model.trainable_variables)
+        from .steps import install_train_step
+
+        install_train_step(self.model, self.accumulation_steps)
+        if self.jit_compile:
+            # XLA compiles once per input shape: round batch widths up to a multiple of 8
+            self.train_data.pad_to_multiple_of = max(self.train_data.pad_to_multiple_of, 8)
 
     def _seed(self) -> None:
         if self.seed is not None:
@@ -177,6 +193,9 @@ class Learner:
 
     @property
     def steps_per_epoch(self) -> int:
+        """Training batches per epoch (a streamed file's ``steps_per_epoch``)."""
+        if isinstance(self.train_data, StreamingDataset):
+            return self.train_data.steps_per_epoch
         return math.ceil(len(self.train_data) / self.batch_size)
 
     def _class_weight(self, class_weight: Any) -> dict | None:
@@ -184,6 +203,11 @@ class Learner:
         if class_weight is None:
             return None
         if class_weight == "balanced":
+            if isinstance(self.train_data, StreamingDataset):
+                raise ConfigError(
+                    "class_weight='balanced' needs all training labels in memory; with data "
+                    "streamed from a file pass a dict {class_id: weight} instead."
+                )
             from sklearn.utils.class_weight import compute_class_weight
 
             y = np.asarray(self.train_data.y)
@@ -866,6 +890,7 @@ def get_learner(
     jit_compile: bool | None = None,
     strategy: Any = None,
     mixed_precision: str | None = None,
+    accumulation_steps: int = 1,
 ) -> Learner:
     """Wrap a model and its data in a :class:`Learner` (ktrain's ``get_learner``).
 
@@ -876,6 +901,8 @@ def get_learner(
     train_data, val_data : TransformerDataset or TextData
         From :meth:`Transformer.preprocess_train` / :meth:`~Transformer.preprocess_test`, or
         :class:`~easytx.TextData` (tokenized with the Transformer that built ``model``).
+        ``train_data`` may also be a :class:`~easytx.preprocess.StreamingDataset` from
+        :meth:`Transformer.preprocess_train_file` (a file streamed in constant memory).
     batch_size : int
         Training batch size (default: the data's, e.g. ``train.batch(16)``, else 32).
     eval_batch_size : int, optional
@@ -899,6 +926,10 @@ def get_learner(
     mixed_precision : {"mixed_float16", "mixed_bfloat16", "float32"}, optional
         Keras dtype policy to train under (the model is re-created under it if needed; variables
         stay float32 and the saved predictor is float32).
+    accumulation_steps : int
+        Update the weights once every ``accumulation_steps`` batches with their mean gradient:
+        an effective batch of ``batch_size * accumulation_steps`` in the memory of one
+        ``batch_size`` batch (see :mod:`easytx.steps`). Single-device only.
 
     Examples
     --------
@@ -910,13 +941,16 @@ def get_learner(
         train_data, val_data, batch_size = _encode_text_data(model, train_data, val_data, batch_size)
     if train_data is None:
         raise DataTypeError("get_learner needs train_data (from preprocess_train()).")
+    streaming = isinstance(train_data, StreamingDataset)
     for name, data in (("train_data", train_data), ("val_data", val_data)):
+        if streaming and name == "train_data":
+            continue
         if data is not None and not isinstance(data, TransformerDataset):
             raise DataTypeError(
                 f"`{name}` must come from Transformer.preprocess_train()/preprocess_test(). "
                 f"Received an object of type {type(data).__name__}."
             )
-    if train_data.y is None:
+    if train_data.y is None and not streaming:
         raise DataTypeError("`train_data` has no labels; pass y to preprocess_train().")
     if not hasattr(model, "config") or not hasattr(model, "fit"):
         raise DataTypeError(
@@ -930,8 +964,15 @@ def get_learner(
         check_positive_int(eval_batch_size, "eval_batch_size")
     if not isinstance(weight_decay, (int, float)) or weight_decay < 0:
         raise ConfigError(f"`weight_decay` must be >= 0. Received: {weight_decay!r}")
+    accumulation_steps = check_positive_int(accumulation_steps, "accumulation_steps")
     model = distribute.prepare_model(model, strategy=strategy, mixed_precision=mixed_precision)
     seed = _check_distributed(distribute.strategy_of(model), batch_size, seed)
+    if accumulation_steps > 1 and distribute.num_replicas(distribute.strategy_of(model)) > 1:
+        raise ConfigError(
+            f"accumulation_steps={accumulation_steps} works on one device only; this model trains "
+            f"on {distribute.num_replicas(distribute.strategy_of(model))} replicas. Raise batch_size "
+            "instead (it is split across the replicas)."
+        )
     return Learner(
         model,
         train_data,
@@ -942,4 +983,5 @@ def get_learner(
         seed=seed,
         bucket=bucket,
         jit_compile=jit_compile,
+        accumulation_steps=accumulation_steps,
     )

@@ -18,8 +18,8 @@ from . import (
     backend,
     distribute,
 )
-from .data import check_positive_int, check_texts
-from .errors import ArtifactError, ConfigError, DataTypeError, EasytxError
+from .data import check_positive_int, check_texts, iter_table_chunks, table_format
+from .errors import ArtifactError, ConfigError, DataError, DataTypeError, EasytxError
 from .inference import predict_logits
 from .preprocess import Transformer
 
@@ -149,6 +149,11 @@ class Predictor:
         items, single = self._texts(texts)
         if not items:
             return []
+        labels, _ = self._labels_and_proba(items, verbose=verbose, **options)
+        return labels[0] if single else labels
+
+    def _labels_and_proba(self, items: list, *, verbose: int | None = None, **options: Any) -> tuple:
+        """The task's answers and the probabilities they come from, for checked ``items``."""
         data = self.preproc.encode_for_prediction(items)
         verbose = self.verbose if verbose is None else verbose
         logits = predict_logits(
@@ -159,7 +164,7 @@ class Predictor:
         )
         proba = self.task.probabilities(logits, labels=self.preproc.labels_)
         labels = self.task.decode(proba, self.preproc.labels_, texts=items, inputs=data, **options)
-        return labels[0] if single else labels
+        return labels, proba
 
     def evaluate(self, texts: Any, labels: Any, *, print_report: bool = True) -> dict:
         """Score labelled texts with the task's headline metrics (and print its report).
@@ -194,6 +199,118 @@ class Predictor:
         data = self.preproc.preprocess_test(texts, labels)
         proba = self.predict_proba(list(data.texts), verbose=0)
         return self.task.tune_thresholds(data.y, proba, **options)
+
+    def predict_file(
+        self,
+        in_path: str | os.PathLike,
+        out_path: str | os.PathLike,
+        *,
+        text_column: str = "text",
+        batch_size: int | None = None,
+        chunk_rows: int | None = None,
+        format: str | None = None,
+        out_format: str | None = None,
+        encoding: str = "utf-8",
+        return_proba: bool = True,
+    ) -> int:
+        """Predict every row of a CSV/TSV/JSONL file into another file, streaming both.
+
+        The input is read ``chunk_rows`` rows at a time (default ``32 * batch_size``), each chunk
+        is predicted (sorted by length, batched, order restored) and its rows written out before
+        the next chunk is read, so memory stays constant whatever the file's size. Output rows
+        keep the input's columns and add ``prediction`` (and, with ``return_proba``, one
+        ``proba_<class>`` column per class in CSV/TSV, a ``probabilities`` object in JSONL), in
+        the input order. The output is written to ``<out_path>.partial`` and renamed when
+        complete.
+
+        Parameters
+        ----------
+        in_path, out_path : path
+            Formats come from the extensions (``.csv``, ``.tsv``, ``.jsonl``) or
+            ``format``/``out_format``.
+        text_column : str
+            Column (CSV/TSV header) or field (JSONL) holding the text.
+        batch_size : int, optional
+            Texts per forward pass (default: the predictor's).
+
+        Returns
+        -------
+        int
+            Rows written.
+
+        Examples
+        --------
+        >>> predictor.predict_file("reviews.csv", "predicted.csv", text_column="review")  # doctest: +SKIP
+        2000000
+        """
+        import csv
+        import json
+
+        in_path, out_path = Path(in_path), Path(out_path)
+        in_fmt, out_fmt = table_format(in_path, format), table_format(out_path, out_format)
+        if out_path.exists() and in_path.exists() and os.path.samefile(in_path, out_path):
+            raise DataError(f"predict_file would overwrite its input {in_path}; choose another out_path.")
+        batch_size = check_positive_int(batch_size or self.batch_size, "batch_size")
+        chunk_rows = check_positive_int(chunk_rows or 32 * batch_size, "chunk_rows")
+        classes = self.get_classes()
+        previous, self.batch_size = self.batch_size, batch_size
+        partial = out_path.with_name(out_path.name + ".partial")
+        rows = 0
+        try:
+            with open(partial, "w", encoding="utf-8", newline="") as handle:
+                writer = None
+                for chunk in iter_table_chunks(
+                    in_path, columns=[text_column], chunk_rows=chunk_rows, format=in_fmt, encoding=encoding
+                ):
+                    texts = []
+                    for offset, record in enumerate(chunk):
+                        value = record[text_column]
+                        if value is None:
+                            value = ""
+                        if not isinstance(value, str):
+                            raise DataError(
+                                f"{in_path}, row {rows + offset + 1}: {text_column!r} holds a "
+                                f"{type(value).__name__}, not a string."
+                            )
+                        texts.append(value)
+                    labels, proba = self._labels_and_proba(texts, verbose=0) if texts else ([], [])
+                    # per-class columns where the task gives one value per class (not per token)
+                    with_proba = return_proba and np.ndim(proba) == 2
+                    for record, label, p in zip(chunk, labels, proba):
+                        if out_fmt == "jsonl":
+                            out = dict(record)
+                            out["prediction"] = label
+                            if with_proba:
+                                out["probabilities"] = {str(c): float(v) for c, v in zip(classes, p)}
+                            handle.write(json.dumps(out, ensure_ascii=False) + "\n")
+                            continue
+                        if writer is None:
+                            columns = [*record, "prediction"]
+                            columns += [f"proba_{c}" for c in classes] if with_proba else []
+                            writer = csv.DictWriter(
+                                handle,
+                                fieldnames=columns,
+                                delimiter="\t" if out_fmt == "tsv" else ",",
+                                extrasaction="ignore",
+                                lineterminator="\n",
+                            )
+                            writer.writeheader()
+                        row = {k: v for k, v in record.items() if not isinstance(v, (dict, list))}
+                        # lists (multi-label names, entities) as JSON in one CSV cell
+                        row["prediction"] = label if np.isscalar(label) else json.dumps(label, default=str)
+                        if with_proba:
+                            row.update({f"proba_{c}": float(v) for c, v in zip(classes, p)})
+                        writer.writerow(row)
+                    rows += len(chunk)
+                    logger.debug("predict_file: %d rows done", rows)
+            os.replace(partial, out_path)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        finally:
+            self.batch_size = previous
+        logger.info("predict_file wrote %d rows to %s.", rows, out_path)
+        return rows
 
     def explain(
         self,

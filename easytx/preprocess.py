@@ -17,14 +17,14 @@ from . import (
     _env,  # noqa: F401
     backend,
 )
-from .data import TextData, check_labels_length, check_positive_int, check_texts
+from .data import TextData, check_labels_length, check_positive_int, check_texts, iter_table_chunks
 from .errors import ConfigError, DataError, NotFittedError
-from .labels import infer_task, label_encoder_from_dict
+from .labels import ClassLabels, infer_task, label_encoder_from_dict
 from .tasks import Classification, Task, make_task, task_from_name
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Transformer", "TransformerDataset"]
+__all__ = ["Transformer", "TransformerDataset", "StreamingDataset"]
 
 _TOKENIZE_CHUNK = 2048
 _BUCKET_WINDOW = 50  # batches per sorting window when bucketing by length
@@ -63,14 +63,32 @@ class TransformerDataset:
         *,
         pad_token_id: int,
         batch_size: int | None = None,
+        pad_to_multiple_of: int = 1,
     ):
         self.x = x
         self.y = y
         self.texts = texts
         self.pad_token_id = int(pad_token_id)
         self.batch_size = batch_size
+        self.pad_to_multiple_of = check_positive_int(pad_to_multiple_of, "pad_to_multiple_of")
         self.lengths = np.fromiter((len(ids) for ids in x["input_ids"]), dtype=np.int64)
         self._epoch = 0
+        self.reset_padding_stats()
+
+    def reset_padding_stats(self) -> None:
+        """Zero the counters of :meth:`padding_stats`."""
+        self._stats = {"rows": 0, "computed_tokens": 0, "useful_tokens": 0}
+
+    def padding_stats(self) -> dict:
+        """Rows, computed and useful (non-padding) token positions of the batches padded so far.
+
+        ``padding_fraction`` is the share of computed positions that are padding: what the model
+        really spent on padding, counted as the batches are made.
+        """
+        stats = dict(self._stats)
+        computed = stats["computed_tokens"]
+        stats["padding_fraction"] = 1.0 - stats["useful_tokens"] / computed if computed else 0.0
+        return stats
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -88,12 +106,26 @@ class TransformerDataset:
         x = {name: [seqs[i] for i in index] for name, seqs in self.x.items()}
         y = None if self.y is None else self.y[index]
         texts = [self.texts[i] for i in index]
-        return TransformerDataset(x, y, texts, pad_token_id=self.pad_token_id, batch_size=self.batch_size)
+        return TransformerDataset(
+            x,
+            y,
+            texts,
+            pad_token_id=self.pad_token_id,
+            batch_size=self.batch_size,
+            pad_to_multiple_of=self.pad_to_multiple_of,
+        )
 
     # ------------------------------------------------------------------ batching
     def pad(self, index: Sequence[int]) -> dict[str, np.ndarray]:
-        """Pad rows ``index`` to their longest length; returns int32 arrays incl. attention_mask."""
-        width = int(self.lengths[index].max()) if len(index) else 0
+        """Pad rows ``index`` to their longest length (rounded up to ``pad_to_multiple_of``);
+        returns int32 arrays incl. attention_mask."""
+        lengths = self.lengths[index]
+        width = int(lengths.max()) if len(index) else 0
+        step = self.pad_to_multiple_of
+        width = -(-width // step) * step
+        self._stats["rows"] += len(index)
+        self._stats["computed_tokens"] += width * len(index)
+        self._stats["useful_tokens"] += int(lengths.sum())
         out = {}
         for name, seqs in self.x.items():
             fill = self.pad_token_id if name == "input_ids" else 0
@@ -133,8 +165,9 @@ class TransformerDataset:
     def padding_fraction(self, batch_size: int, *, bucket: bool = True, seed: int = 0) -> float:
         """Fraction of computed token positions that are padding for one shuffled epoch."""
         total = useful = 0
+        step = self.pad_to_multiple_of
         for index in self.batch_indices(batch_size, shuffle=True, seed=seed, bucket=bucket):
-            total += int(self.lengths[index].max()) * len(index)
+            total += -(-int(self.lengths[index].max()) // step) * step * len(index)
             useful += int(self.lengths[index].sum())
         return 1.0 - useful / total if total else 0.0
 
@@ -190,6 +223,135 @@ class TransformerDataset:
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
         return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def _file_label(value: Any) -> Any:
+    """A label read from a file: integer-looking strings become ints (CSV has only strings)."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped.lstrip("-").isdigit():
+            return int(stripped)
+        return stripped
+    return value
+
+
+class StreamingDataset:
+    """Labelled training rows streamed from a CSV/TSV/JSONL file, tokenized on the fly.
+
+    Made by :meth:`Transformer.preprocess_train_file`. The file is read in windows of
+    ``window_batches * batch_size`` rows; each window is tokenized, its rows shuffled and sorted by
+    length inside the window (length bucketing), cut into batches and the batches shuffled. An
+    epoch is ``steps_per_epoch`` batches; the next epoch continues where the last one stopped, and
+    the file is read again from the top when it ends. Memory holds one window, whatever the size
+    of the file.
+
+    Rows are shuffled only inside a window: shuffle a sorted file beforehand.
+    """
+
+    def __init__(
+        self,
+        preproc: Transformer,
+        path: str | os.PathLike,
+        *,
+        text_column: str,
+        label_column: str,
+        steps_per_epoch: int,
+        batch_size: int,
+        rows: int | None = None,
+        window_batches: int = _BUCKET_WINDOW,
+        format: str | None = None,
+        encoding: str = "utf-8",
+        pad_to_multiple_of: int = 1,
+    ):
+        self.preproc = preproc
+        self.path = Path(path)
+        self.text_column = text_column
+        self.label_column = label_column
+        self.steps_per_epoch = check_positive_int(steps_per_epoch, "steps_per_epoch")
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        self.rows = rows
+        self.window_batches = check_positive_int(window_batches, "window_batches")
+        self.format = format
+        self.encoding = encoding
+        self.pad_to_multiple_of = check_positive_int(pad_to_multiple_of, "pad_to_multiple_of")
+        self.y = None  # labels are read with the texts, window by window
+        self._epoch = 0
+        self._windows = 0
+        self._pending: list = []
+        self._cursor: Iterator | None = None
+        self.reset_padding_stats()
+
+    def __len__(self) -> int:
+        """Rows per epoch (``steps_per_epoch * batch_size``)."""
+        return self.steps_per_epoch * self.batch_size
+
+    def __repr__(self) -> str:
+        return (
+            f"StreamingDataset({self.path.name}, steps_per_epoch={self.steps_per_epoch}, "
+            f"batch_size={self.batch_size})"
+        )
+
+    @property
+    def input_names(self) -> list[str]:
+        return [*self.preproc.input_names, "attention_mask"]
+
+    reset_padding_stats = TransformerDataset.reset_padding_stats
+    padding_stats = TransformerDataset.padding_stats
+
+    def _cycle(self, window_rows: int) -> Iterator[list[dict]]:
+        while True:
+            yield from iter_table_chunks(
+                self.path,
+                columns=[self.text_column, self.label_column],
+                chunk_rows=window_rows,
+                format=self.format,
+                encoding=self.encoding,
+            )
+
+    def _window(self, records: list[dict], batch_size: int, seed: int | None) -> Iterator[tuple]:
+        texts = check_texts([r[self.text_column] for r in records], name=f"{self.path} texts")
+        labels = [_file_label(r[self.label_column]) for r in records]
+        y = self.preproc.labels_.transform(labels)
+        encoded = self.preproc._encode(texts)
+        window = TransformerDataset(
+            encoded,
+            y,
+            texts,
+            pad_token_id=self.preproc._pad_id(),
+            pad_to_multiple_of=self.pad_to_multiple_of,
+        )
+        window._stats = self._stats  # one running count for the whole stream
+        window_seed = None if seed is None else seed + self._windows
+        self._windows += 1
+        for index in window.batch_indices(batch_size, shuffle=True, seed=window_seed, bucket=True):
+            yield window.pad(index), y[index]
+
+    def batches(self, batch_size: int | None = None, *, seed: int | None = None) -> Iterator[tuple]:
+        """Yield ``steps_per_epoch`` padded ``(inputs, labels)`` batches: one epoch."""
+        batch_size = batch_size or self.batch_size
+        if self._cursor is None:
+            self._cursor = self._cycle(batch_size * self.window_batches)
+        produced = 0
+        while produced < self.steps_per_epoch:
+            if not self._pending:
+                self._pending = list(self._window(next(self._cursor), batch_size, seed))
+                self._pending.reverse()
+            yield self._pending.pop()
+            produced += 1
+        self._epoch += 1
+
+    def to_tfdataset(self, batch_size: int | None = None, *, seed: int | None = None, **_: Any) -> Any:
+        """A ``tf.data.Dataset`` of one epoch's batches (``steps_per_epoch`` of them)."""
+        import tensorflow as tf
+
+        batch_size = batch_size or self.batch_size
+        spec = {name: tf.TensorSpec((None, None), tf.int32) for name in self.input_names}
+        y_spec = tf.TensorSpec((None,), tf.int64)
+        dataset = tf.data.Dataset.from_generator(
+            lambda: self.batches(batch_size, seed=seed), output_signature=(spec, y_spec)
+        )
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(self.steps_per_epoch))
+        return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 class Transformer:
@@ -520,6 +682,99 @@ class Transformer:
                 f"This model was trained on single texts; {where} item {i} is a pair. Pass one "
                 "string per text (or retrain on pairs)."
             )
+
+    def preprocess_train_file(
+        self,
+        path: str | os.PathLike,
+        *,
+        text_column: str = "text",
+        label_column: str = "label",
+        batch_size: int | None = None,
+        steps_per_epoch: int | None = None,
+        format: str | None = None,
+        encoding: str = "utf-8",
+        window_batches: int = _BUCKET_WINDOW,
+        sample_rows: int = 10_000,
+    ) -> StreamingDataset:
+        """Train from a CSV/TSV/JSONL file larger than memory: stream it, tokenize on the fly.
+
+        One streaming pass counts the rows (and collects the classes when ``class_names`` was
+        not given); ``maxlen="auto"`` is chosen from the first ``sample_rows`` texts. Nothing is
+        held in memory but one window of ``window_batches * batch_size`` rows.
+
+        Parameters
+        ----------
+        path : path
+            ``.csv``, ``.tsv`` or ``.jsonl`` file (or pass ``format``), with a header for CSV/TSV.
+        text_column, label_column : str
+            Columns (CSV) or fields (JSONL) holding the text and the label.
+        batch_size : int, optional
+            Default: the preprocessor's ``batch_size``, else 32.
+        steps_per_epoch : int, optional
+            Batches per epoch; default: all rows once (``ceil(rows / batch_size)``).
+
+        Returns
+        -------
+        StreamingDataset
+            Pass it to :func:`easytx.get_learner` as ``train_data``.
+
+        Examples
+        --------
+        >>> trn = t.preprocess_train_file("big.csv", text_column="review", label_column="stars",
+        ...                               steps_per_epoch=1000)  # doctest: +SKIP
+        """
+        batch_size = check_positive_int(batch_size or self.batch_size or 32, "batch_size")
+        sample_rows = check_positive_int(sample_rows, "sample_rows")
+        rows = 0
+        sample: list = []
+        classes: set = set()
+        for chunk in iter_table_chunks(
+            path, columns=[text_column, label_column], chunk_rows=8192, format=format, encoding=encoding
+        ):
+            rows += len(chunk)
+            if len(sample) < sample_rows:
+                sample.extend(r[text_column] for r in chunk[: sample_rows - len(sample)])
+            classes.update(_file_label(r[label_column]) for r in chunk)
+            if len(classes) > 10_000:
+                raise DataError(
+                    f"{path}: column {label_column!r} holds more than 10,000 distinct labels; "
+                    "a classifier needs a small set of classes."
+                )
+        encoder = ClassLabels(self.class_names).fit(sorted(classes, key=str))
+        sample = check_texts(sample, name=f"{path} texts")
+        self.tokenizer  # noqa: B018 - load before choosing the length
+        if self.maxlen == "auto":
+            encoded = self._tokenize(sample, self.model_limit_)
+            self.maxlen_ = self._choose_maxlen(np.fromiter(map(len, encoded["input_ids"]), dtype=np.int64))
+        else:
+            if self.maxlen > self.model_limit_:
+                raise ConfigError(
+                    f"`maxlen`={self.maxlen} exceeds this model's limit of {self.model_limit_} "
+                    "tokens. Pass a smaller maxlen or 'auto'."
+                )
+            self.maxlen_ = int(self.maxlen)
+        if self.task_option is not None and self.task_option.name != "classification":
+            raise ConfigError(
+                f"preprocess_train_file streams single-label classification data; this "
+                f"preprocessor was built for {self.task_option.name!r}. Load the data in memory "
+                "and use preprocess_train, or build a Transformer without `task=`."
+            )
+        self.labels_ = encoder
+        self.task = Classification()
+        self.pairs_ = False
+        steps = steps_per_epoch if steps_per_epoch is not None else math.ceil(rows / batch_size)
+        return StreamingDataset(
+            self,
+            path,
+            text_column=text_column,
+            label_column=label_column,
+            steps_per_epoch=steps,
+            batch_size=batch_size,
+            rows=rows,
+            window_batches=window_batches,
+            format=format,
+            encoding=encoding,
+        )
 
     def preprocess_test(self, texts: Any, y: Any = None, verbose: int | None = None) -> TransformerDataset:
         """Tokenize validation/test data with what :meth:`preprocess_train` learned.

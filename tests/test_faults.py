@@ -83,7 +83,9 @@ def two_predictors(trained, tmp_path_factory):
     new = easytx.get_predictor(t.get_classifier(seed=3), preproc=t)
     old.save(root / "OLD")
     new.save(root / "NEW")
-    hashes = {k: artifacts.read_manifest(root / k)["files"]["model/model.safetensors"] for k in ("OLD", "NEW")}
+    hashes = {
+        k: artifacts.read_manifest(root / k)["files"]["model/model.safetensors"] for k in ("OLD", "NEW")
+    }
     # the tests below tell the two apart by these hashes and by their outputs
     assert hashes["OLD"] != hashes["NEW"], f"OLD and NEW saved identical weights: {hashes}"
     return {
@@ -571,4 +573,6 @@ def test_threads_loading_during_a_save_get_a_whole_predictor(two_predictors, tmp
     ref_old, ref_new = (easytx.load_predictor(d[k]).predict_proba(d["texts"][:5]) for k in ("OLD", "NEW"))
     assert np.abs(ref_old - ref_new).max() > 0.1  # the two predictors are told apart below
     for proba in results:
-        assert np.allclose(proba, ref_old, rtol=0, atol=1e-6) or np.allclose(proba, ref_new, rtol=0, atol=1e-6)
+        assert np.allclose(proba, ref_old, rtol=0, atol=1e-6) or np.allclose(
+            proba, ref_new, rtol=0, atol=1e-6
+        )

@@ -1,0 +1,136 @@
+"""Training steps: gradient accumulation, traced without AutoGraph.
+
+The accumulating step is traced without AutoGraph's source conversion (Hugging Face TF models
+branch only on Python values, and skipping the conversion makes the trace several times faster);
+should a model need AutoGraph, the step falls back to it. With ``accumulation_steps=1`` the
+model's own ``train_step`` is left as it is.
+
+With ``accumulation_steps=k``, the installed ``train_step`` adds each
+micro-batch's gradients (divided by ``steps``) into accumulators and lets the optimizer update the
+weights once every ``steps`` micro-batches. With equal micro-batches and a mean-reduced loss the
+update equals the one a single batch ``steps`` times larger would give (dropout aside), at the
+memory cost of one micro-batch plus one copy of the gradients.
+
+The :class:`~easytx.Learner` installs it for ``get_learner(..., accumulation_steps=k)``; the
+learning-rate schedule still moves every micro-batch, so the rate used by an update is the one
+reached at its last micro-batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from . import _env  # noqa: F401
+
+__all__ = ["install_train_step"]
+
+logger = logging.getLogger(__name__)
+
+
+def _graph_errors() -> tuple:
+    import tensorflow as tf
+
+    return (tf.errors.OperatorNotAllowedInGraphError, NotImplementedError)
+
+
+def _without_autograph(step: Any, what: str) -> Any:
+    """``step`` traced without AutoGraph; with it if that fails (checked at the first trace)."""
+    import tensorflow as tf
+
+    plain = tf.autograph.experimental.do_not_convert(step)
+    state = {"plain": True}
+
+    def run(data):
+        if state["plain"]:
+            try:
+                return plain(data)
+            except _graph_errors() as exc:
+                state["plain"] = False
+                logger.info("The %s needs AutoGraph (%s); tracing it with AutoGraph.", what, exc)
+        return step(data)
+
+    return run
+
+
+def _pick_logits(y_pred: Any) -> Any:
+    """The first non-loss output of a Hugging Face model output (the logits)."""
+    if hasattr(y_pred, "keys"):
+        keys = list(y_pred.keys())
+        return y_pred[keys[1]] if keys and keys[0] == "loss" else y_pred[keys[0]]
+    return y_pred
+
+
+def install_train_step(model: Any, accumulation_steps: int = 1) -> None:
+    """Install the training step on ``model`` (after ``model.compile``).
+
+    With ``accumulation_steps > 1``, ``model.fit`` updates the weights every
+    ``accumulation_steps`` batches with their mean gradient; with 1, the model's own
+    ``train_step`` is restored.
+    """
+    model.__dict__.pop("train_step", None)
+    model.train_function = None  # re-made with the new step
+    if accumulation_steps == 1:
+        # The model's own steps, traced by Keras with AutoGraph: tracing the same step without
+        # AutoGraph is faster but builds a different graph, which changes the seeds of its dropout
+        # ops and so the random draws of a seeded run. Kept as it was for repeatability.
+        return
+    step = _accumulating_step(model, accumulation_steps)
+    # bypass Keras' attribute tracking (nothing here is a layer or a weight)
+    model.__dict__["train_step"] = _without_autograph(step, "training step")
+
+
+def _accumulating_step(model: Any, steps: int) -> Any:
+    """A ``train_step`` that applies the mean gradient of ``steps`` batches."""
+    import tensorflow as tf
+    import tf_keras
+
+    optimizer = model.optimizer
+    variables = model.trainable_variables
+    with model.distribute_strategy.scope():
+        accumulators = [
+            tf.Variable(tf.zeros(v.shape, tf.float32), trainable=False, name=f"accum_{i}")
+            for i, v in enumerate(variables)
+        ]
+        counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="accum_counter")
+    scaled = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
+
+    def train_step(data):
+        x, y, sample_weight = tf_keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            y_pred = _pick_logits(model(x, training=True))
+            loss = model.compiled_loss(y, y_pred, sample_weight, regularization_losses=model.losses)
+            target = optimizer.get_scaled_loss(loss) if scaled else loss
+        grads = tape.gradient(target, variables)
+        if scaled:
+            grads = optimizer.get_unscaled_gradients(grads)
+        for acc, grad in zip(accumulators, grads):
+            if grad is not None:
+                acc.assign_add(tf.cast(tf.convert_to_tensor(grad), tf.float32) / steps)
+        counter.assign_add(1)
+
+        def apply() -> Any:
+            pairs = [
+                (acc.read_value(), var)
+                for acc, var, grad in zip(accumulators, variables, grads)
+                if grad is not None
+            ]
+            optimizer.apply_gradients(pairs)
+            for acc in accumulators:
+                acc.assign(tf.zeros_like(acc))
+            return tf.constant(True)
+
+        tf.cond(counter % steps == 0, apply, lambda: tf.constant(False))
+        model.compiled_metrics.update_state(y, y_pred, sample_weight)
+        results = {}
+        for metric in model.metrics:
+            value = metric.result()
+            if isinstance(value, dict):
+                results.update(value)
+            else:
+                results[metric.name] = value
+        return results
+
+    # bypass Keras' attribute tracking: the accumulators must not become model weights
+    model.__dict__["_easytx_accumulation"] = (steps, accumulators, counter)
+    return train_step
