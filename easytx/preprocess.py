@@ -212,6 +212,8 @@ class Transformer:
     verbose : int
         ``0`` silences progress bars.
 
+    Notes
+    -----
     Inputs may be texts or sentence pairs: a list of ``(text_a, text_b)`` tuples is tokenized as
     pairs (with ``token_type_ids`` where the model has them); a preprocessor trained on pairs
     predicts on pairs.
