@@ -666,7 +666,8 @@ class Transformer:
         return make_task(name)
 
     def _check_inputs(self, items: list, where: str) -> None:
-        """Texts and pairs are not interchangeable once a preprocessor is trained on one of them."""
+        """A model trained on pairs refuses single texts; one trained on single texts warns (once)
+        when given pairs. Predictors saved before easytx recorded ``pairs`` are not checked."""
         if self.pairs_ is None or not items:
             return
         pairs = [isinstance(t, tuple) for t in items]
@@ -676,11 +677,14 @@ class Transformer:
                 f"This model was trained on sentence pairs; {where} item {i} is a single text "
                 f"({str(items[i])[:40]!r}). Pass (text_a, text_b) tuples."
             )
-        if not self.pairs_ and any(pairs):
-            i = pairs.index(True)
-            raise DataError(
-                f"This model was trained on single texts; {where} item {i} is a pair. Pass one "
-                "string per text (or retrain on pairs)."
+        if not self.pairs_ and any(pairs) and not getattr(self, "_warned_pairs", False):
+            self._warned_pairs = True  # tokenized as pairs, as before; said once
+            logger.warning(
+                "This model was trained on single texts; %s item %d is a (text_a, text_b) pair. It "
+                "is tokenized as a pair, which the model never saw in training: retrain on pairs "
+                "for a sentence-pair task.",
+                where,
+                pairs.index(True),
             )
 
     def preprocess_train_file(
@@ -928,7 +932,7 @@ class Transformer:
         t.labels_ = labels
         t.task = task_from_name(data["task"], data.get("task_config"))
         t.task_option = t.task
-        t.pairs_ = bool(data.get("pairs", False))
+        t.pairs_ = data["pairs"] if isinstance(data.get("pairs"), bool) else None
         names = t.input_names
         if names != data["input_names"]:
             raise DataError(

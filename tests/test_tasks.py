@@ -379,8 +379,11 @@ def test_sentence_pairs_train_save_and_reload(tiny_bert, tmp_path):
     np.testing.assert_allclose(out["proba"], predictor.predict_proba(x[480:492]), atol=1e-5)
 
 
-def test_single_text_model_refuses_pairs(trained):
+def test_single_text_model_warns_once_about_pairs(trained, caplog):
     learner, t, _ = trained
     predictor = easytx.get_predictor(learner.model, t)
-    with pytest.raises(DataError, match="trained on single texts; input item 0 is a pair"):
-        predictor.predict([("a", "b")])
+    t._warned_pairs = False  # the session-wide fixture may have warned in another test
+    with caplog.at_level("WARNING", logger="easytx.preprocess"):
+        assert predictor.predict_proba([("a", "b")]).shape == (1, 2)
+        predictor.predict_proba([("c", "d")])
+    assert sum("trained on single texts" in r.getMessage() for r in caplog.records) == 1
