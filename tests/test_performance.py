@@ -87,13 +87,13 @@ def test_predict_file_csv_streams_in_chunks_and_matches_predict(predictor, tmp_p
     src, out = tmp_path / "in.csv", tmp_path / "out.csv"
     _write_csv(src, texts)
     seen: list[int] = []
-    original = type(predictor).predict_proba
+    original = type(predictor)._labels_and_proba
 
     def spy(self, items, **kwargs):
         seen.append(len(items))
         return original(self, items, **kwargs)
 
-    monkeypatch.setattr(type(predictor), "predict_proba", spy)
+    monkeypatch.setattr(type(predictor), "_labels_and_proba", spy)
     monkeypatch.setattr(easytx.data, "read_table", lambda *a, **k: pytest.fail("read the whole file"))
     n = predictor.predict_file(src, out, text_column="review", chunk_rows=8)
     monkeypatch.undo()
