@@ -201,10 +201,10 @@ def regression_dataset(n: int = 200, *, seed: int = 0) -> tuple[list[str], list[
 
 def pair_dataset(n: int = 200, *, seed: int = 0) -> tuple[list[tuple[str, str]], list[str]]:
     """Sentence pairs ``(text_a, text_b)`` labelled with the sentiment of ``text_b``
-    (``"neg"``/``"pos"``); ``text_a`` is a neutral sentence (no sentiment word)."""
+    (``"neg"``/``"pos"``); ``text_a`` is a short neutral phrase such as ``"the plot"``."""
     x, y = keyword_dataset(n, seed=seed)
-    neutral = [t for t, c in zip(*keyword_dataset(3 * n, seed=seed + 1, classes=("n", "p", "x"))) if c == "x"]
-    return [(neutral[i % len(neutral)], x[i]) for i in range(n)], list(y)
+    rng = random.Random(seed + 1)
+    return [(rng.choice(_SUBJECTS), text) for text in x], list(y)
 
 
 def _train_tokenizer(family: str, corpus: list[str], vocab_size: int):

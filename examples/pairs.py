@@ -57,8 +57,8 @@ def load(work: str) -> tuple:
         str(make_tiny_model(os.path.join(work, "tiny-bert"))),
         (x[:480], y[:480]),
         (x[480:], y[480:]),
-        2e-3,
-        6,
+        5e-3,
+        4,
     )
 
 
