@@ -15,6 +15,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the hub
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import easytx  # noqa: E402
+
+
+def pytest_configure(config):
+    """Deterministic TF kernels: the tiny models are trained for seconds, and multi-threaded
+    reductions otherwise make a seeded run differ from process to process."""
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+
 from easytx.testing import keyword_dataset, make_tiny_model, to_pt_safetensors  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
