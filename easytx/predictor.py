@@ -110,15 +110,7 @@ class Predictor:
         items, single = self._texts(texts)
         if not items:
             return np.zeros((0, len(self.get_classes())), dtype=np.float64)
-        data = self.preproc.encode_for_prediction(items)
-        verbose = self.verbose if verbose is None else verbose
-        logits = predict_logits(
-            self.model,
-            data,
-            batch_size=self.batch_size,
-            progress=bool(verbose) and len(items) > 20 * self.batch_size,
-        )
-        proba = self.task.probabilities(logits, labels=self.preproc.labels_)
+        _, proba = self._encoded_and_proba(items, verbose=verbose)
         return proba[0] if single else proba
 
     def predict(
@@ -154,6 +146,12 @@ class Predictor:
 
     def _labels_and_proba(self, items: list, *, verbose: int | None = None, **options: Any) -> tuple:
         """The task's answers and the probabilities they come from, for checked ``items``."""
+        data, proba = self._encoded_and_proba(items, verbose=verbose)
+        labels = self.task.decode(proba, self.preproc.labels_, texts=items, inputs=data, **options)
+        return labels, proba
+
+    def _encoded_and_proba(self, items: list, *, verbose: int | None = None) -> tuple:
+        """The tokenized ``items`` and the task's probabilities for them (one forward pass)."""
         data = self.preproc.encode_for_prediction(items)
         verbose = self.verbose if verbose is None else verbose
         logits = predict_logits(
@@ -163,8 +161,7 @@ class Predictor:
             progress=bool(verbose) and len(items) > 20 * self.batch_size,
         )
         proba = self.task.probabilities(logits, labels=self.preproc.labels_)
-        labels = self.task.decode(proba, self.preproc.labels_, texts=items, inputs=data, **options)
-        return labels, proba
+        return data, proba
 
     def evaluate(self, texts: Any, labels: Any, *, print_report: bool = True) -> dict:
         """Score labelled texts with the task's headline metrics (and print its report).
