@@ -256,7 +256,7 @@ class EncoderConfig:
         return _FAMILY[self.model_type][1]
 
     def architecture(self, head: str | None) -> str:
-        """transformers' class name for this family with ``head``, e.g. ``"BertForSequenceClassification"``."""
+        """transformers' class name for this family and ``head`` (``"BertForSequenceClassification"``)."""
         if head not in _HEAD_SUFFIX:
             raise ConfigError(f"`head` must be one of {HEADS}. Received: head={head!r}.")
         return _FAMILY[self.model_type][0] + _HEAD_SUFFIX[head]

@@ -109,14 +109,18 @@ class Embeddings(keras.layers.Layer):
         self.token_type_embeddings = None
         if self.has_token_types:
             self.token_type_embeddings = self.add_weight(
-                shape=(c.type_vocab_size, c.embedding_size), initializer=_init(c), name="token_type_embeddings"
+                shape=(c.type_vocab_size, c.embedding_size),
+                initializer=_init(c),
+                name="token_type_embeddings",
             )
         self.layer_norm.build((None, None, c.embedding_size))
         self.built = True
 
     def lookup(self, input_ids: Any) -> Any:
         """The word embeddings of ``input_ids`` (no positions, no LayerNorm)."""
-        return ops.cast(ops.take(self.word_embeddings, ops.cast(input_ids, "int32"), axis=0), self.compute_dtype)
+        return ops.cast(
+            ops.take(self.word_embeddings, ops.cast(input_ids, "int32"), axis=0), self.compute_dtype
+        )
 
     def call(
         self,
@@ -307,7 +311,9 @@ class EncoderModel(keras.Model):
             return
         out = dict(units=c.num_labels, name="classifier", dtype="float32")
         if head == "token_classification":
-            self.head_dropout = keras.layers.Dropout(c.hidden_dropout_prob if family == "distilbert" else rate)
+            self.head_dropout = keras.layers.Dropout(
+                c.hidden_dropout_prob if family == "distilbert" else rate
+            )
         elif family == "bert":
             self.head_dropout = keras.layers.Dropout(rate)
         elif family == "distilbert":

@@ -28,7 +28,14 @@ from ..errors import ModelNotFoundError
 from .config import EncoderConfig, read_config
 from .model import EncoderModel, build_model
 
-__all__ = ["LoadReport", "weight_map", "read_state_dict", "load_weights", "save_pretrained", "from_pretrained"]
+__all__ = [
+    "LoadReport",
+    "weight_map",
+    "read_state_dict",
+    "load_weights",
+    "save_pretrained",
+    "from_pretrained",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +117,10 @@ def weight_map(model: EncoderModel) -> dict[str, tuple[Any, bool]]:
                 "intermediate.dense": block.intermediate,
                 "output.dense": block.ffn_output,
             }
-            norms = {"attention.output.LayerNorm": block.attention_norm, "output.LayerNorm": block.output_norm}
+            norms = {
+                "attention.output.LayerNorm": block.attention_norm,
+                "output.LayerNorm": block.output_norm,
+            }
         for name, layer in names.items():
             out.update(_dense_entries(s + name, layer))
         for name, layer in norms.items():
