@@ -30,6 +30,7 @@ __all__ = [
     "pair_dataset",
     "make_tiny_model",
     "to_pt_safetensors",
+    "has_tf_classes",
 ]
 
 FAMILIES = ("bert", "distilbert", "roberta", "minilm")
@@ -252,7 +253,12 @@ def _train_tokenizer(family: str, corpus: list[str], vocab_size: int):
 
 
 def _fast_tokenizer(family: str, tok, max_length: int):
-    from transformers import BertTokenizerFast, DistilBertTokenizerFast, RobertaTokenizerFast
+    try:
+        from transformers import BertTokenizerFast, DistilBertTokenizerFast, RobertaTokenizerFast
+    except ImportError:  # transformers versions without the *Fast names: the generic fast tokenizer
+        from transformers import PreTrainedTokenizerFast
+
+        BertTokenizerFast = DistilBertTokenizerFast = RobertaTokenizerFast = PreTrainedTokenizerFast
 
     if family == "roberta":
         return RobertaTokenizerFast(
@@ -308,6 +314,72 @@ def _config(family: str, vocab_size: int, max_positions: int, pad_id: int):
     )
 
 
+def _config_dict(family: str, vocab_size: int, max_positions: int, pad_id: int) -> dict:
+    """The ``config.json`` :func:`_config`'s transformers config object writes (for environments
+    without transformers' TF classes, where the model is built with :mod:`easytx.encoders`)."""
+    if family == "distilbert":
+        return {
+            "activation": "gelu",
+            "attention_dropout": 0.1,
+            "dim": 32,
+            "dropout": 0.1,
+            "hidden_dim": 64,
+            "initializer_range": 0.02,
+            "max_position_embeddings": max_positions,
+            "model_type": "distilbert",
+            "n_heads": 2,
+            "n_layers": 2,
+            "pad_token_id": pad_id,
+            "qa_dropout": 0.1,
+            "seq_classif_dropout": 0.2,
+            "sinusoidal_pos_embds": False,
+            "vocab_size": vocab_size,
+        }
+    d = {
+        "attention_probs_dropout_prob": 0.1,
+        "classifier_dropout": None,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "hidden_size": 32,
+        "initializer_range": 0.02,
+        "intermediate_size": 64,
+        "layer_norm_eps": 1e-12,
+        "max_position_embeddings": max_positions,
+        "model_type": "bert",
+        "num_attention_heads": 2,
+        "num_hidden_layers": 2,
+        "pad_token_id": pad_id,
+        "position_embedding_type": "absolute",
+        "type_vocab_size": 2,
+        "use_cache": True,
+        "vocab_size": vocab_size,
+    }
+    if family == "roberta":
+        d.update(
+            model_type="roberta",
+            max_position_embeddings=max_positions + 2,
+            type_vocab_size=1,
+            bos_token_id=0,
+            eos_token_id=2,
+        )
+    return d
+
+
+def has_tf_classes() -> bool:
+    """Whether the installed transformers offers its TensorFlow model classes (transformers < 5
+    with tf-keras); without them tiny models are built with :mod:`easytx.encoders`."""
+    try:
+        from transformers.utils import is_tf_available
+
+        if not is_tf_available():
+            return False
+        from transformers import TFAutoModel  # noqa: F401
+        from transformers.modeling_tf_utils import TFPreTrainedModel  # noqa: F401
+    except Exception:  # ImportError, or transformers refusing Keras 3 without tf-keras
+        return False
+    return True
+
+
 def _write_pt_safetensors(model, folder: Path) -> None:
     """Save a TF base model's weights in PyTorch layout/naming, as hub checkpoints are."""
     from safetensors.numpy import save_file
@@ -338,9 +410,18 @@ def to_pt_safetensors(tf_folder: str | os.PathLike, out_folder: str | os.PathLik
     """
     import shutil
 
+    tf_folder, out_folder = Path(tf_folder), Path(out_folder)
+    if not has_tf_classes():
+        from .encoders.weights import from_pretrained, save_pretrained
+
+        model = from_pretrained(tf_folder, head=None)
+        shutil.copytree(
+            tf_folder, out_folder, ignore=shutil.ignore_patterns("tf_model.h5", "model.safetensors*")
+        )
+        save_pretrained(model, out_folder)
+        return out_folder
     from transformers import TFAutoModel
 
-    tf_folder, out_folder = Path(tf_folder), Path(out_folder)
     shutil.copytree(tf_folder, out_folder, ignore=shutil.ignore_patterns("tf_model.h5"))
     _write_pt_safetensors(TFAutoModel.from_pretrained(str(tf_folder)), out_folder)
     return out_folder
@@ -366,7 +447,9 @@ def make_tiny_model(
         ``"minilm"`` is a BERT architecture, as MiniLM checkpoints are.
     weights : {"tf", "pt_safetensors"}
         ``"tf"`` writes ``tf_model.h5``; ``"pt_safetensors"`` writes a PyTorch-layout
-        ``model.safetensors`` (no torch needed).
+        ``model.safetensors`` (no torch needed). Where transformers has no TF classes
+        (transformers 5), only ``"pt_safetensors"`` is possible: the random model is then built with
+        :mod:`easytx.encoders`.
     vocab_size, max_length, seed : int
         Tokenizer size, model length limit and weight seed.
     corpus : list of str, optional
@@ -378,19 +461,41 @@ def make_tiny_model(
     >>> import tempfile
     >>> path = make_tiny_model(tempfile.mkdtemp(), "distilbert")  # doctest: +SKIP
     """
-    import tensorflow as tf
-    from transformers import TFAutoModel
-
     if family not in FAMILIES:
         raise ValueError(f"`family` must be one of {FAMILIES}. Received: {family!r}")
     if weights not in ("tf", "pt_safetensors"):
         raise ValueError(f"`weights` must be 'tf' or 'pt_safetensors'. Received: {weights!r}")
+    tf_classes = has_tf_classes()
+    if weights == "tf" and not tf_classes:
+        from .errors import MissingDependencyError
+
+        raise MissingDependencyError(
+            "weights='tf' writes tf_model.h5 with transformers' TensorFlow classes, which the installed "
+            "transformers does not offer (transformers >= 5, or no tf-keras). Received: weights='tf'. "
+            "Use weights='pt_safetensors', or install 'transformers<5' and tf-keras."
+        )
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     arch = "bert" if family == "minilm" else family
     corpus = corpus or sentences(400, seed=seed) + keyword_dataset(300, seed=seed + 1)[0]
     tokenizer = _fast_tokenizer(arch, _train_tokenizer(arch, corpus, vocab_size), max_length)
     tokenizer.save_pretrained(str(folder))
+    if not tf_classes:
+        import json
+
+        import keras
+
+        from .encoders import EncoderConfig, build_model, save_pretrained
+
+        config_dict = _config_dict(arch, len(tokenizer), max_length, tokenizer.pad_token_id)
+        keras.utils.set_random_seed(seed)
+        model = build_model(EncoderConfig.from_dict(config_dict), None)
+        save_pretrained(model, folder)  # then the config.json transformers' config class writes:
+        (folder / "config.json").write_text(json.dumps(config_dict, indent=2, sort_keys=True) + "\n")
+        return folder
+    import tensorflow as tf
+    from transformers import TFAutoModel
+
     config = _config(arch, len(tokenizer), max_length, tokenizer.pad_token_id)
     tf.random.set_seed(seed)
     model = TFAutoModel.from_config(config)

@@ -294,7 +294,10 @@ def load_weights(model: EncoderModel, folder: str | os.PathLike, *, strict: bool
         if transpose:
             value = value.T
         if tuple(value.shape) != tuple(variable.shape):
-            mismatched.append(f"{name}: checkpoint {tuple(value.shape)}, model {tuple(variable.shape)}")
+            expected = tuple(variable.shape)[::-1] if transpose else tuple(variable.shape)
+            mismatched.append(
+                f"{name}: checkpoint {tuple(value.T.shape if transpose else value.shape)}, model {expected}"
+            )
             missing.append(name)
             continue
         variable.assign(np.asarray(value, dtype=variable.dtype))
