@@ -1,7 +1,21 @@
-"""The only module that touches Hugging Face model classes.
+"""Model backends: building, loading, saving and reaching into models, behind one interface.
 
-It turns a model reference (a hub name or a local folder) into a tokenizer, a config and a
-TensorFlow model with the right head, whatever form the weights take:
+Two backends build the same models from the same folders:
+
+* ``"keras3"``: easytx's own Keras 3 encoders (:mod:`easytx.encoders`) for the BERT family
+  (BERT, MiniLM, DistilBERT, RoBERTa, CodeBERT, XLM-R, CamemBERT, ELECTRA). It needs neither
+  transformers' TF classes nor tf-keras, so it runs with transformers 5 and whatever TensorFlow
+  and Keras 3 are installed.
+* ``"transformers"``: Hugging Face's TF classes on tf-keras (the ``legacy`` extra: transformers
+  < 5 and tf-keras), for every architecture those classes have (DeBERTa, ALBERT, ...).
+
+:func:`choose_backend` picks one per model (``backend="auto"``: Keras 3 where the architecture is
+supported, otherwise the transformers TF classes; ``EASYTX_BACKEND`` sets the default). Both read
+the hub's ``config.json`` and weights and write the same predictor format: ``config.json`` and
+a ``model.safetensors`` that either backend loads.
+
+For the transformers backend, this module turns a model reference (a hub name or a local
+folder) into a tokenizer, a config and a TensorFlow model with the right head, whatever form the weights take:
 
 * ``tf_model.h5`` or TensorFlow-layout ``model.safetensors`` -> ``TFAutoModel*.from_pretrained``;
 * PyTorch-layout ``model.safetensors`` (most hub models today), sharded or not -> the tensors are
@@ -31,6 +45,12 @@ from .errors import ConfigError, ModelNotFoundError
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "BACKENDS",
+    "choose_backend",
+    "backend_of",
+    "legacy_available",
+    "no_decay_variables",
+    "rebuild",
     "HEADS",
     "resolve_model_source",
     "load_tokenizer",
@@ -59,6 +79,111 @@ _HUB_PATTERNS = [
     "model.safetensors.index.json",
     "model-*.safetensors",
 ]
+
+
+#: backend names a user may pass (``backend=``, ``EASYTX_BACKEND``)
+BACKENDS = ("auto", "keras3", "transformers")
+
+_LEGACY_EXTRA = (
+    "pip install 'transformers>=4.44,<5' 'tf-keras>=2.16'  (the legacy extra of easytx; it moves "
+    "transformers back to 4.x and installs tf-keras, which pins its own TensorFlow minor)"
+)
+
+
+def legacy_available() -> tuple[bool, str]:
+    """Whether the transformers backend can run here, and if not, why."""
+    import importlib.util
+
+    if importlib.util.find_spec("tf_keras") is None:
+        return False, "tf-keras is not installed"
+    try:
+        import transformers
+    except ImportError:
+        return False, "transformers is not installed"
+    major = int(str(transformers.__version__).split(".")[0])
+    if major >= 5:
+        version = transformers.__version__
+        return False, f"transformers {version} has no TensorFlow classes (the last with them is 4.57)"
+    return True, ""
+
+
+def _read_config_dict(source: Path) -> dict:
+    path = Path(source) / "config.json"
+    if not path.is_file():
+        raise ModelNotFoundError(
+            f"{source} has no config.json, so it is not a Hugging Face model folder. Files there: "
+            f"{sorted(p.name for p in Path(source).iterdir())[:20]}."
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelNotFoundError(f"{path} is not valid JSON: {exc}.") from None
+    if not isinstance(data, dict):
+        raise ModelNotFoundError(f"{path} must hold a JSON object; it holds {type(data).__name__}.")
+    return data
+
+
+def choose_backend(source: Path, requested: str | None = None) -> str:
+    """The backend that will run the model in ``source``: ``"keras3"`` or ``"transformers"``.
+
+    Parameters
+    ----------
+    source : Path
+        A local model folder (its ``config.json`` names the architecture).
+    requested : {"auto", "keras3", "transformers"}, optional
+        ``None`` takes ``EASYTX_BACKEND`` (default ``"auto"``: Keras 3 where the architecture is
+        supported, the transformers TF classes otherwise).
+
+    Raises
+    ------
+    ConfigError
+        The requested backend cannot run this architecture here; the message names what to install.
+    """
+    from . import _keras
+    from ._env import BACKEND_ENV, requested_backend
+    from .encoders.config import SUPPORTED_MODEL_TYPES, is_supported
+
+    choice = requested_backend() if requested is None else str(requested).strip().lower()
+    choice = {"legacy": "transformers", "keras": "keras3"}.get(choice, choice)
+    if choice not in BACKENDS:
+        where = f"{BACKEND_ENV}={choice!r}" if requested is None else f"backend={requested!r}"
+        raise ConfigError(f"`backend` must be one of {list(BACKENDS)}. Received: {where}.")
+    config = _read_config_dict(Path(source))
+    model_type = config.get("model_type", "?")
+    k3_ok = _keras.keras3() is not None and is_supported(config)
+    legacy_ok, legacy_why = legacy_available()
+    if choice == "keras3" or (choice == "auto" and k3_ok):
+        if not k3_ok:
+            if _keras.keras3() is None:
+                raise ConfigError(
+                    "backend='keras3' needs Keras 3 (the `keras` package >= 3, which TensorFlow "
+                    ">= 2.16 installs)."
+                )
+            raise ConfigError(
+                f"backend='keras3' runs the BERT family ({', '.join(sorted(SUPPORTED_MODEL_TYPES))}); "
+                f"{source} is a {model_type!r} model. Use backend='transformers' with the legacy "
+                f"extra: {_LEGACY_EXTRA}."
+            )
+        return "keras3"
+    if not legacy_ok:
+        if choice == "transformers":
+            what = "backend='transformers' needs"
+        else:
+            what = (
+                f"{model_type!r} models are not among the Keras 3 encoders "
+                f"({', '.join(sorted(SUPPORTED_MODEL_TYPES))}); they need"
+            )
+        raise ConfigError(
+            f"{what} transformers' TF classes, but {legacy_why}. Install them: {_LEGACY_EXTRA}."
+        )
+    return "transformers"
+
+
+def backend_of(model: Any) -> str:
+    """The backend a built model belongs to."""
+    from ._keras import is_keras3_model
+
+    return "keras3" if is_keras3_model(model) else "transformers"
 
 
 @contextlib.contextmanager
@@ -175,12 +300,17 @@ def load_config(source: Path, **overrides: Any) -> Any:
 
 
 def _auto_class(head: str) -> Any:
+    if head not in HEADS:
+        raise ConfigError(f"Unknown head {head!r}; expected one of {sorted(HEADS)}.")
+    ok, why = legacy_available()
+    if not ok:
+        raise ConfigError(
+            f"The transformers backend needs transformers' TF classes, but {why}. Use a model the "
+            f"Keras 3 backend runs (BERT family), or install the legacy extra: {_LEGACY_EXTRA}."
+        )
     import transformers
 
-    try:
-        return getattr(transformers, HEADS[head])
-    except KeyError:
-        raise ConfigError(f"Unknown head {head!r}; expected one of {sorted(HEADS)}.") from None
+    return getattr(transformers, HEADS[head])
 
 
 def _safetensors_format(path: Path) -> str | None:
@@ -271,6 +401,88 @@ def build_model(
     pretrained: bool = True,
     config_overrides: dict | None = None,
     strict: bool = False,
+    backend: str | None = None,
+) -> Any:
+    """Build a model with ``head`` from the checkpoint in ``source``, on the chosen backend.
+
+    Parameters
+    ----------
+    source : Path
+        A local model folder (see :func:`resolve_model_source`).
+    head : str
+        One of :data:`HEADS`.
+    num_labels : int
+        Size of the task head.
+    id2label : dict, optional
+        Stored in the model config for readability.
+    pretrained : bool
+        Load the checkpoint's weights (``False`` gives random weights from the config).
+    config_overrides : dict, optional
+        Extra config values (e.g. dropout).
+    strict : bool
+        Every weight of the model, head included, must come from the checkpoint in ``source``
+        (used to convert trained models, where a silently re-initialised head would be wrong);
+        otherwise raise :class:`ModelNotFoundError` naming the missing weights.
+    backend : {"auto", "keras3", "transformers"}, optional
+        See :func:`choose_backend` (``None``: ``EASYTX_BACKEND``, default ``"auto"``).
+    """
+    if choose_backend(Path(source), backend) == "keras3":
+        return _build_keras3(
+            Path(source),
+            head=head,
+            num_labels=num_labels,
+            id2label=id2label,
+            pretrained=pretrained,
+            config_overrides=config_overrides,
+            strict=strict,
+        )
+    return _build_transformers(
+        source,
+        head=head,
+        num_labels=num_labels,
+        id2label=id2label,
+        pretrained=pretrained,
+        config_overrides=config_overrides,
+        strict=strict,
+    )
+
+
+def _build_keras3(
+    source: Path,
+    *,
+    head: str,
+    num_labels: int,
+    id2label: dict[int, str] | None,
+    pretrained: bool,
+    config_overrides: dict | None,
+    strict: bool,
+) -> Any:
+    from .encoders.config import EncoderConfig
+    from .encoders.model import build_model as build_encoder
+    from .encoders.weights import load_weights
+
+    if head not in HEADS:
+        raise ConfigError(f"Unknown head {head!r}; expected one of {sorted(HEADS)}.")
+    _refuse_remote_code(source)
+    raw = _read_config_dict(source)
+    raw.update(config_overrides or {})
+    config = EncoderConfig.from_dict(raw).with_labels(int(num_labels), id2label)
+    model = build_encoder(config, head)
+    if pretrained:
+        report = load_weights(model, source, strict=strict)
+        logger.info("Loaded %s weights from %s into the Keras 3 encoder", report.source_format, source)
+    return model
+
+
+def _build_transformers(
+    source: Path,
+    *,
+    head: str,
+    num_labels: int,
+    id2label: dict[int, str] | None = None,
+    pretrained: bool = True,
+    config_overrides: dict | None = None,
+    strict: bool = False,
 ) -> Any:
     """Build a TF model with ``head`` from the checkpoint in ``source``.
 
@@ -332,13 +544,24 @@ def build_model(
     return model
 
 
-def load_model(folder: Path, *, head: str) -> Any:
-    """Load a model written by :func:`save_model` (a saved predictor's ``model/`` folder)."""
-    return build_model(Path(folder), head=head, num_labels=load_config(folder).num_labels)
+def load_model(folder: Path, *, head: str, backend: str | None = None) -> Any:
+    """Load a model written by :func:`save_model` (a saved predictor's ``model/`` folder).
+
+    Either backend loads what either wrote (``backend`` as in :func:`choose_backend`).
+    """
+    config = _read_config_dict(Path(folder))
+    num_labels = config.get("num_labels")
+    if not isinstance(num_labels, int):
+        id2label = config.get("id2label")
+        num_labels = len(id2label) if isinstance(id2label, dict) and id2label else 2
+    return build_model(Path(folder), head=head, num_labels=num_labels, backend=backend)
 
 
 def save_model(model: Any, folder: Path) -> None:
-    """Write ``model`` as ``config.json`` + TensorFlow-layout ``model.safetensors``."""
+    """Write ``model`` as ``config.json`` + ``model.safetensors`` (both backends load it)."""
+    if backend_of(model) == "keras3":
+        model.save_pretrained(folder)
+        return
     with _quiet_transformers():
         model.save_pretrained(str(folder), safe_serialization=True)
 
@@ -349,6 +572,11 @@ def set_output_bias(model: Any, bias: Any) -> None:
     Used to start a multi-label head at the labels' prior log-odds instead of 0.5 everywhere.
     """
     import numpy as np
+
+    if backend_of(model) == "keras3":
+        layer = model.output_layer
+        layer.bias.assign(np.asarray(bias, dtype="float32").reshape(tuple(layer.bias.shape)))
+        return
     import tf_keras
 
     k = int(model.config.num_labels)
@@ -366,7 +594,9 @@ def set_output_bias(model: Any, bias: Any) -> None:
 
 
 def base_layers(model: Any) -> tuple[Any, list]:
-    """Return ``(embeddings, [encoder blocks])`` of a Hugging Face TF model's backbone."""
+    """Return ``(embeddings, [encoder blocks])`` of a model's backbone."""
+    if backend_of(model) == "keras3":
+        return model.backbone.embeddings, list(model.backbone.blocks)
     main = getattr(model, model.base_model_prefix, None)
     if main is None:
         raise ConfigError(f"Cannot find the backbone of {type(model).__name__} to freeze.")
@@ -383,7 +613,7 @@ def set_frozen(model: Any, n_blocks: int | None) -> None:
 
     ``n_blocks=0`` with ``None`` embeddings unfreezes everything; see :meth:`Learner.freeze`.
     """
-    main = getattr(model, model.base_model_prefix)
+    main = model.backbone if backend_of(model) == "keras3" else getattr(model, model.base_model_prefix)
     main.trainable = True
     if n_blocks == 0:
         return
@@ -397,3 +627,32 @@ def set_frozen(model: Any, n_blocks: int | None) -> None:
         embeddings.trainable = False
     for block in blocks[:n_blocks]:
         block.trainable = False
+
+
+def no_decay_variables(model: Any) -> list:
+    """A Keras 3 model's variables that AdamW must not decay: LayerNorm weights and biases."""
+    import keras
+
+    out: list = []
+    seen: set = set()
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.LayerNormalization):
+            chosen = list(layer.weights)
+        else:
+            chosen = [w for w in layer._trainable_variables if w.name == "bias"]
+        for weight in chosen:
+            if id(weight) not in seen:
+                seen.add(id(weight))
+                out.append(weight)
+    return out
+
+
+def rebuild(model: Any) -> Any:
+    """A new model of the same architecture and head, built in the current scope and dtype policy."""
+    if backend_of(model) == "keras3":
+        from .encoders.model import build_model as build_encoder
+
+        return build_encoder(model.config, model.head_name)
+    clone = type(model)(model.config)
+    clone(clone.dummy_inputs, training=False)
+    return clone

@@ -1,7 +1,9 @@
-"""tf-keras callbacks: a per-batch schedule driver (learning rate + Adam momentum), the
+"""Training callbacks: a per-batch schedule driver (learning rate + Adam momentum), the
 learning-rate finder, per-batch history, plateau reduction and per-epoch checkpoints.
 
-Each callback is small; the maths lives in :mod:`easytx.schedules`.
+Each callback is small; the maths lives in :mod:`easytx.schedules`. They are written once for
+both Keras versions: each is a plain object with Keras' callback hooks, and :func:`for_keras`
+wraps it in a callback of the model's own Keras (tf-keras or Keras 3) when training starts.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-import tf_keras
-
 from . import _env  # noqa: F401
+from ._keras import save_weights_h5, weights_file_name
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "Callback",
+    "for_keras",
     "inner_optimizer",
     "ScheduleCallback",
     "BatchHistory",
@@ -40,7 +43,87 @@ def _set_hyper(optimizer, lr: float, momentum: float | None) -> None:
         optimizer.beta_1.assign(momentum)
 
 
-class ScheduleCallback(tf_keras.callbacks.Callback):
+class Callback:
+    """Base of easytx's callbacks: Keras' hooks, bound to a model by :func:`for_keras`."""
+
+    def __init__(self) -> None:
+        self.model = None
+        self.params: dict = {}
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_train_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_train_batch_end(self, batch, logs=None):
+        pass
+
+
+_ADAPTERS: dict = {}
+
+
+def _adapter(keras: object) -> type:
+    """A callback class of ``keras`` that forwards the training hooks to an easytx callback."""
+    key = id(keras)
+    if key not in _ADAPTERS:
+
+        class EasytxCallback(keras.callbacks.Callback):
+            def __init__(self, inner: Callback):
+                super().__init__()
+                self.inner = inner
+
+            def set_model(self, model):
+                super().set_model(model)
+                self.inner.model = model
+
+            def set_params(self, params):
+                super().set_params(params)
+                self.inner.params = params
+
+            def on_train_begin(self, logs=None):
+                self.inner.on_train_begin(logs)
+
+            def on_train_end(self, logs=None):
+                self.inner.on_train_end(logs)
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self.inner.on_epoch_begin(epoch, logs)
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.inner.on_epoch_end(epoch, logs)
+
+            def on_train_batch_begin(self, batch, logs=None):
+                self.inner.on_train_batch_begin(batch, logs)
+
+            def on_train_batch_end(self, batch, logs=None):
+                self.inner.on_train_batch_end(batch, logs)
+
+        _ADAPTERS[key] = EasytxCallback
+    return _ADAPTERS[key]
+
+
+def for_keras(callbacks: list, model: object) -> list:
+    """``callbacks`` with every easytx :class:`Callback` wrapped for ``model``'s Keras.
+
+    Keras callbacks (the user's, EarlyStopping) pass through unchanged.
+    """
+    from ._keras import keras_of
+
+    adapter = _adapter(keras_of(model))
+    return [adapter(c) if isinstance(c, Callback) else c for c in callbacks]
+
+
+class ScheduleCallback(Callback):
     """Set lr (and momentum) before every batch from ``schedule(progress) -> (lr, mom)``.
 
     Parameters
@@ -72,7 +155,7 @@ class ScheduleCallback(tf_keras.callbacks.Callback):
         self.step += 1
 
 
-class BatchHistory(tf_keras.callbacks.Callback):
+class BatchHistory(Callback):
     """Record lr, momentum and loss of every batch into ``store`` (a dict of lists)."""
 
     def __init__(self, store: dict):
@@ -87,7 +170,7 @@ class BatchHistory(tf_keras.callbacks.Callback):
         self.store.setdefault("loss", []).append(float((logs or {}).get("loss", math.nan)))
 
 
-class LRFinderCallback(tf_keras.callbacks.Callback):
+class LRFinderCallback(Callback):
     """Raise the lr geometrically each batch; record the smoothed loss; stop when it diverges.
 
     Parameters
@@ -141,7 +224,7 @@ class LRFinderCallback(tf_keras.callbacks.Callback):
         self._sum = 0.0
 
 
-class PlateauScale(tf_keras.callbacks.Callback):
+class PlateauScale(Callback):
     """Divide a :class:`ScheduleCallback`'s learning rate by ``factor`` when ``monitor`` stalls."""
 
     def __init__(self, schedule: ScheduleCallback, monitor: str, patience: int, factor: float):
@@ -173,7 +256,7 @@ class PlateauScale(tf_keras.callbacks.Callback):
             )
 
 
-class EpochCheckpoint(tf_keras.callbacks.Callback):
+class EpochCheckpoint(Callback):
     """After every epoch, save what a crashed run needs to resume (see :mod:`easytx.checkpoints`).
 
     Writes ``folder/weights-EE.h5`` (weights), ``folder/optimizer-EE.safetensors`` (optimizer
@@ -200,9 +283,9 @@ class EpochCheckpoint(tf_keras.callbacks.Callback):
         from . import checkpoints
 
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"weights-{epoch + 1:02d}.h5"
-        tmp = path.with_suffix(".h5.tmp")
-        self.model.save_weights(str(tmp), save_format="h5")
+        path = self.folder / weights_file_name(self.model, f"weights-{epoch + 1:02d}")
+        tmp = path.with_name(".tmp-" + path.name)  # Keras 3 wants the name to end in .weights.h5
+        save_weights_h5(self.model, tmp)
         checkpoints._replace(tmp, path)
         optimizer_path = self.folder / f"optimizer-{epoch + 1:02d}.safetensors"
         checkpoints.save_optimizer_state(self.model.optimizer, optimizer_path)
@@ -223,7 +306,7 @@ class EpochCheckpoint(tf_keras.callbacks.Callback):
         logger.info("Saved checkpoint %s", path)
 
 
-class BestWeights(tf_keras.callbacks.Callback):
+class BestWeights(Callback):
     """Keep an in-memory copy of the weights of the epoch with the lowest ``monitor`` so far."""
 
     def __init__(self, monitor: str = "val_loss"):

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ._keras import optimizer_variables
 from .errors import ArtifactError, ConfigError
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def save_optimizer_state(optimizer: Any, path: Path) -> None:
     """Write the optimizer's variables to ``path`` (safetensors; atomic replace)."""
     from safetensors.numpy import save_file
 
-    variables = list(optimizer.variables())
+    variables = optimizer_variables(optimizer)
     # np.array keeps 0-d scalars (the step count) 0-d; ascontiguousarray would make them 1-d
     tensors = {f"{i:05d}": np.array(v.numpy(), order="C") for i, v in enumerate(variables)}
     metadata = {
@@ -84,7 +85,7 @@ def restore_optimizer_state(optimizer: Any, trainable_variables: list, path: Pat
     if metadata.get("format") != _FORMAT:
         raise ArtifactError(f"{path} is not an easytx optimizer state file.")
     optimizer.build(trainable_variables)
-    variables = list(optimizer.variables())
+    variables = optimizer_variables(optimizer)
     saved = [tensors[key] for key in sorted(tensors)]
     shapes_now = [tuple(v.shape) for v in variables]
     shapes_saved = [tuple(a.shape) for a in saved]
@@ -96,7 +97,8 @@ def restore_optimizer_state(optimizer: Any, trainable_variables: list, path: Pat
             " settings, or use another checkpoint_folder to start afresh."
         )
     for variable, value in zip(variables, saved):
-        variable.assign(value.astype(variable.dtype.as_numpy_dtype, copy=False))
+        dtype = getattr(variable.dtype, "as_numpy_dtype", variable.dtype)  # tf.DType or a name
+        variable.assign(value.astype(np.dtype(dtype), copy=False))
 
 
 def read_progress(folder: str | os.PathLike) -> dict | None:

@@ -282,7 +282,10 @@ def _load_tensorflow_quietly() -> None:
             import tensorflow as tf
 
             tf.config.list_physical_devices()
-            from transformers import TFPreTrainedModel  # noqa: F401
+            from .backend import legacy_available
+
+            if legacy_available()[0]:  # transformers 5 has no TF classes: the Keras 3 backend runs
+                from transformers import TFPreTrainedModel  # noqa: F401
         except BaseException:
             os.dup2(saved, 2)
             captured.seek(0)

@@ -323,14 +323,18 @@ def precision_scope(policy: str | None) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _global_policy(name: str) -> Iterator[None]:
-    import tf_keras
+    """Set the global dtype policy of every installed Keras (Keras 3, and tf-keras if present)."""
+    from ._keras import keras3, legacy_keras
 
-    previous = tf_keras.mixed_precision.global_policy()
-    tf_keras.mixed_precision.set_global_policy(name)
+    modules = [k for k in (keras3(), legacy_keras()) if k is not None]
+    previous = [k.mixed_precision.global_policy() for k in modules]
+    for k in modules:
+        k.mixed_precision.set_global_policy(name)
     try:
         yield
     finally:
-        tf_keras.mixed_precision.set_global_policy(previous)
+        for k, old in zip(modules, previous):
+            k.mixed_precision.set_global_policy(old)
 
 
 @contextlib.contextmanager
@@ -354,9 +358,10 @@ def loss_for(model: Any, loss: Any) -> Any:
     if getattr(policy, "compute_dtype", "float32") in ("float32", None):
         return loss
     import tensorflow as tf
-    import tf_keras
 
-    class Float32Logits(tf_keras.losses.Loss):
+    from ._keras import keras_of
+
+    class Float32Logits(keras_of(model).losses.Loss):
         def __init__(self, inner: Any):
             super().__init__(reduction=inner.reduction, name=inner.name)
             self.inner = inner
@@ -427,8 +432,9 @@ def prepare_model(model: Any, *, strategy: Any = None, mixed_precision: Any = No
         return model
     target = target if target is not None else strategy_of(model)
     with target.scope(), _global_policy(policy or current_policy):
-        clone = type(model)(model.config)
-        clone(clone.dummy_inputs, training=False)
+        from . import backend
+
+        clone = backend.rebuild(model)
     old, new = model.weights, clone.weights
     if [tuple(w.shape) for w in old] != [tuple(w.shape) for w in new]:
         raise ConfigError(

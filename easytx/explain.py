@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from . import _env  # noqa: F401
+from ._keras import logits_of
 from .data import check_positive_int
 from .errors import ConfigError, DataTypeError
 
@@ -219,6 +220,9 @@ def _json_label(label: Any) -> Any:
 # ---------------------------------------------------------------------- the maths
 def embedding_matrix(model: Any) -> Any:
     """The word-embedding table of a Hugging Face TF model (a ``tf.Variable``, vocab x hidden)."""
+    table = getattr(model, "word_embeddings", None)  # a Keras 3 encoder's table
+    if table is not None and len(getattr(table, "shape", ())) == 2:
+        return table
     layer = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
     for name in ("weight", "embeddings"):
         table = getattr(layer, name, None)
@@ -248,7 +252,7 @@ def _gradient_fn(model: Any, extra_names: tuple[str, ...], output: str) -> Any:
         def path_gradients(path, extra, diff, target):
             with tf.GradientTape() as tape:
                 tape.watch(path)
-                logits = model({"inputs_embeds": path, **extra}, training=False).logits
+                logits = logits_of(model({"inputs_embeds": path, **extra}, training=False))
                 if output == "proba":
                     values = tf.nn.softmax(logits, axis=-1)[:, target]
                 else:

@@ -34,6 +34,7 @@ from . import (
     __version__,
     _env,  # noqa: F401
 )
+from ._keras import logits_of
 from .errors import ArtifactError, ConfigError, MissingDependencyError
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def _serving_function(predictor: Any) -> tuple[Any, dict, str | None]:
 
     @tf.function(input_signature=[spec])
     def serve(inputs):
-        logits = model(inputs, training=False).logits
+        logits = logits_of(model(inputs, training=False))
         outputs = {"logits": tf.identity(logits, name="logits")}
         if activation == "softmax":
             outputs["probabilities"] = tf.nn.softmax(logits, axis=-1, name="probabilities")

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import _env  # noqa: F401
+from ._keras import logits_of
 from .preprocess import TransformerDataset
 
 __all__ = ["forward_fn", "predict_logits"]
@@ -41,7 +42,7 @@ def forward_fn(model: Any, input_names: list[str]) -> Any:
         signature = [{name: tf.TensorSpec((None, None), tf.int32) for name in input_names}]
 
         def forward(inputs):
-            return model(inputs, training=False).logits
+            return logits_of(model(inputs, training=False))
 
         try:
             function = tf.function(forward, input_signature=signature, autograph=False)

@@ -24,6 +24,7 @@ from . import (
     schedules,
 )
 from . import callbacks as cb
+from ._keras import is_keras3_model, keras_of, optimizer_variables
 from .data import TextData, check_positive_int, check_texts
 from .errors import ArtifactError, ConfigError, DataTypeError, NotFittedError
 from .inference import predict_logits
@@ -80,17 +81,23 @@ def _check_lr(lr: Any) -> float:
     return float(lr)
 
 
-def _check_callbacks(callbacks: Sequence | None) -> list:
-    import tf_keras
-
+def _check_callbacks(callbacks: Sequence | None, model: Any) -> list:
+    keras = keras_of(model)
     out = list(callbacks or [])
     for callback in out:
-        if not isinstance(callback, tf_keras.callbacks.Callback):
+        if not isinstance(callback, keras.callbacks.Callback):
+            if is_keras3_model(model):
+                hint = "This model runs on Keras 3: use `keras.callbacks` (or `tf.keras.callbacks`)."
+            else:
+                hint = (
+                    "This model runs on the legacy backend (tf-keras): use `tf_keras.callbacks`, or "
+                    "set EASYTX_BACKEND=transformers before anything imports TensorFlow so that "
+                    "`tf.keras` is tf-keras."
+                )
             raise DataTypeError(
-                f"Callbacks must be tf-keras callbacks; received {type(callback).__module__}."
-                f"{type(callback).__name__}. If it comes from `tf.keras` under Keras 3, set "
-                "TF_USE_LEGACY_KERAS=1 before importing TensorFlow (or import easytx first), or "
-                "use `tf_keras.callbacks`."
+                f"Callbacks must be callbacks of the model's Keras ({keras.__name__} "
+                f"{keras.__version__}); received {type(callback).__module__}."
+                f"{type(callback).__name__}. {hint}"
             )
     return out
 
@@ -147,6 +154,21 @@ class Learner:
     # ------------------------------------------------------------------ set-up
     def _make_optimizer(self) -> Any:
         import tensorflow as tf
+
+        if is_keras3_model(self.model):
+            import keras
+
+            # beta_1 as a variable, so that the one-cycle momentum reaches the traced update step
+            optimizer = keras.optimizers.AdamW(
+                learning_rate=1e-5,
+                weight_decay=self.weight_decay,
+                beta_1=keras.Variable(0.9, trainable=False, dtype="float32", name="beta_1"),
+                beta_2=0.999,
+                epsilon=1e-7,
+                gradient_accumulation_steps=self.accumulation_steps if self.accumulation_steps > 1 else None,
+            )
+            optimizer.exclude_from_weight_decay(var_list=backend.no_decay_variables(self.model))
+            return optimizer
         import tf_keras
 
         optimizer = tf_keras.optimizers.AdamW(
@@ -160,13 +182,14 @@ class Learner:
         return optimizer
 
     def _compile(self) -> None:
+        keras = keras_of(self.model)
         # optimizer (with its beta_1 variable) and metrics are created in the model's strategy scope
         with distribute.strategy_of(self.model).scope():
             self.model.compile(
                 optimizer=self._make_optimizer(),
-                loss=distribute.loss_for(self.model, self.task.loss()),
-                metrics=self.task.metrics(),
-                jit_compile=self.jit_compile,
+                loss=distribute.loss_for(self.model, self.task.loss(keras)),
+                metrics=self.task.metrics(keras),
+                jit_compile=bool(self.jit_compile) if is_keras3_model(self.model) else self.jit_compile,
             )
             # create the optimizer's slots now: otherwise the first training step is traced twice
             cb.inner_optimizer(self.model.optimizer).build(self.model.trainable_variables)
@@ -179,9 +202,7 @@ class Learner:
 
     def _seed(self) -> None:
         if self.seed is not None:
-            import tf_keras
-
-            tf_keras.utils.set_random_seed(self.seed)
+            keras_of(self.model).utils.set_random_seed(self.seed)
 
     def _train_dataset(self) -> Any:
         return self.train_data.to_tfdataset(self.batch_size, shuffle=True, seed=self.seed, bucket=self.bucket)
@@ -238,7 +259,7 @@ class Learner:
         run: dict | None = None,
     ) -> Any:
         epochs = check_positive_int(epochs, "epochs")
-        user = _check_callbacks(callbacks)
+        user = _check_callbacks(callbacks, self.model)
         if resume and checkpoint_folder is None:
             raise ConfigError(
                 "resume=True needs checkpoint_folder=...: the folder a previous run saved its checkpoints to."
@@ -273,7 +294,8 @@ class Learner:
                 validation_data=val_dataset,
                 epochs=epochs,
                 initial_epoch=initial_epoch,
-                callbacks=cbs,
+                callbacks=cb.for_keras(cbs, self.model),
+                shuffle=False,  # the dataset is shuffled (and length-bucketed) by easytx itself
                 class_weight=self._class_weight(class_weight),
                 verbose=verbose,
             )
@@ -380,7 +402,7 @@ class Learner:
             Save weights, optimizer state and progress after every epoch
             (see :mod:`easytx.checkpoints`).
         class_weight : dict or "balanced", optional
-        callbacks : list of tf-keras callbacks, optional
+        callbacks : list of Keras callbacks (of the model's Keras: keras 3 or tf_keras), optional
         verbose : int
             ``0`` silences the progress bar.
         resume : bool
@@ -391,7 +413,7 @@ class Learner:
 
         Returns
         -------
-        tf_keras.callbacks.History
+        History (of the model's Keras)
         """
         lr = _check_lr(lr)
         moms = (max_momentum, min_momentum) if cycle_momentum else None
@@ -501,8 +523,6 @@ class Learner:
         weights are restored. ``checkpoint_folder`` and ``resume`` work as in
         :meth:`fit_onecycle` (the early-stopping patience count restarts on resume).
         """
-        import tf_keras
-
         lr = _check_lr(lr)
         run = {
             "method": "autofit",
@@ -535,7 +555,7 @@ class Learner:
         extra: list = []
         if early_stopping:
             extra.append(
-                tf_keras.callbacks.EarlyStopping(
+                keras_of(self.model).callbacks.EarlyStopping(
                     monitor=monitor,
                     patience=int(early_stopping),
                     restore_best_weights=True,
@@ -608,15 +628,22 @@ class Learner:
             num_steps = min(num_steps, epochs * self.steps_per_epoch)
         weights = self.model.get_weights()
         optimizer = self.model.optimizer
-        opt_state = {v.ref(): v.numpy() for v in optimizer.variables()}
+        opt_state = {id(v): v.numpy() for v in optimizer_variables(optimizer)}
         finder = cb.LRFinderCallback(start_lr, end_lr, num_steps, stop_factor=stop_factor)
         self._seed()
         try:
-            self.model.fit(self._train_dataset(), epochs=epochs, callbacks=[finder], verbose=verbose)
+            self.model.fit(
+                self._train_dataset(),
+                epochs=epochs,
+                callbacks=cb.for_keras([finder], self.model),
+                shuffle=False,
+                verbose=verbose,
+            )
         finally:
             self.model.set_weights(weights)
-            for v in optimizer.variables():
-                v.assign(opt_state.get(v.ref(), np.zeros(v.shape, v.dtype.as_numpy_dtype)))
+            for v in optimizer_variables(optimizer):
+                saved = opt_state.get(id(v))
+                v.assign(saved if saved is not None else np.zeros(v.shape, np.asarray(v.numpy()).dtype))
         if len(finder.losses) < 3:
             raise ConfigError(
                 f"lr_find recorded only {len(finder.losses)} step(s); it needs more training "

@@ -394,6 +394,7 @@ class Predictor:
             "task": self.task.name,
             "task_config": self.task.get_config(),
             "head": self.task.head,
+            "backend": backend.backend_of(self.model),
             "preprocessing": self.preproc.to_dict(),
             "classes": [c if isinstance(c, (str, int, bool)) else str(c) for c in self.get_classes()],
             "metrics": self.metrics,
@@ -412,19 +413,24 @@ class Predictor:
         return export_predictor(self, folder, format, **options)
 
     @classmethod
-    def load(cls, folder: str | os.PathLike, *, batch_size: int | None = None) -> Predictor:
+    def load(
+        cls, folder: str | os.PathLike, *, batch_size: int | None = None, backend: str | None = None
+    ) -> Predictor:
         """Load a predictor saved by :meth:`save` (offline; verifies schema and checksums).
 
         Nothing in the folder is executed: see :func:`easytx.artifacts.read_manifest` for the
         checks. A damaged or inconsistent folder raises :class:`ArtifactError` naming the file.
         A save that replaces the folder while it loads makes the load start again, so the model
         and tokenizer always come from the same save.
+
+        ``backend`` ("auto", "keras3" or "transformers"; ``None``: ``EASYTX_BACKEND``) picks the
+        model backend, whichever one saved the folder (``easytx.json`` records that one).
         """
         path = Path(folder).expanduser()
         for attempt in range(3):
             before = artifacts.folder_identity(path)
             try:
-                predictor, identity, loaded_from = cls._load_once(folder, batch_size)
+                predictor, identity, loaded_from = cls._load_once(folder, batch_size, backend)
             except ArtifactError:
                 if attempt < 2 and artifacts.folder_identity(path) != before:
                     continue  # replaced by a save while loading: load the new one
@@ -434,7 +440,7 @@ class Predictor:
         raise ArtifactError(f"{folder} kept changing while it was loaded (saves in quick succession).")
 
     @classmethod
-    def _load_once(cls, folder: str | os.PathLike, batch_size: int | None) -> tuple:
+    def _load_once(cls, folder: str | os.PathLike, batch_size: int | None, backend_name: str | None) -> tuple:
         meta, folder, identity = artifacts.verify_folder(folder)
         if batch_size is None:
             batch_size = meta.get("batch_size", 64)
@@ -453,7 +459,7 @@ class Predictor:
                 f"{folder / 'easytx.json'} cannot be used: {type(exc).__name__}: {exc}"
             ) from exc
         try:
-            model = backend.load_model(folder / "model", head=head)
+            model = backend.load_model(folder / "model", head=head, backend=backend_name)
         except ArtifactError:
             raise
         except EasytxError as exc:
@@ -486,6 +492,8 @@ def get_predictor(model: Any, preproc: Transformer, batch_size: int = 64) -> Pre
     return Predictor(model, preproc, batch_size=batch_size, metrics=getattr(model, "_easytx_metrics", None))
 
 
-def load_predictor(folder: str | os.PathLike, batch_size: int | None = None) -> Predictor:
+def load_predictor(
+    folder: str | os.PathLike, batch_size: int | None = None, *, backend: str | None = None
+) -> Predictor:
     """Load a saved predictor (ktrain's ``load_predictor``); see :meth:`Predictor.load`."""
-    return Predictor.load(folder, batch_size=batch_size)
+    return Predictor.load(folder, batch_size=batch_size, backend=backend)

@@ -832,6 +832,7 @@ class Transformer:
         seed: int | None = None,
         strategy: Any = None,
         mixed_precision: str | None = None,
+        backend: str | None = None,
         **kwargs: Any,
     ) -> Any:
         """Build the TF model with a classification head sized for the learned classes.
@@ -850,11 +851,17 @@ class Transformer:
             the model into the scope.
         mixed_precision : str, optional
             Keras dtype policy to build under (``"mixed_float16"``, ``"mixed_bfloat16"``).
+        backend : {"auto", "keras3", "transformers"}, optional
+            Which model backend builds the model (see :func:`easytx.backend.choose_backend`):
+            easytx's Keras 3 encoders for the BERT family, or transformers' TF classes (legacy
+            extra). ``None`` takes ``EASYTX_BACKEND``, default ``"auto"``.
         **kwargs
             Config overrides, e.g. ``hidden_dropout_prob=0.2``. ktrain's ``fpath``, ``metrics``
             and ``multilabel`` arguments are accepted for compatibility when unused.
         """
         self._check_fitted()
+        backend_name = backend
+        from . import backend as model_backends  # the module (the argument shadows its name)
         for name in ("fpath", "metrics"):
             if kwargs.pop(name, None) is not None:
                 raise ConfigError(f"`{name}` is not supported by easytx's get_classifier().")
@@ -867,23 +874,24 @@ class Transformer:
             )
         id2label = {i: str(c) for i, c in enumerate(self.labels_.classes_)}
         if seed is not None:
-            import tf_keras
+            from ._keras import set_random_seed
 
-            tf_keras.utils.set_random_seed(seed)
+            set_random_seed(seed)
         from .distribute import build_scope
 
         with build_scope(strategy, mixed_precision):
-            model = backend.build_model(
+            model = model_backends.build_model(
                 self.source,
                 head=self.task.head,
                 num_labels=self.task.n_outputs(self.labels_),
                 id2label=id2label,
                 pretrained=pretrained,
                 config_overrides=kwargs,
+                backend=backend_name,
             )
             bias = self.task.initial_bias(self.labels_)
             if bias is not None:
-                backend.set_output_bias(model, bias)
+                model_backends.set_output_bias(model, bias)
         model._easytx_task = self.task.name  # lets get_learner/get_predictor check pairing
         model._easytx_task_object = self.task  # the Learner compiles with this very object
         model._easytx_preproc = self  # lets get_learner and tune accept TextData with this model

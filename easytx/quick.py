@@ -32,6 +32,7 @@ def finetune(
     strategy: Any = None,
     mixed_precision: str | None = None,
     jit_compile: bool | None = None,
+    backend: str | None = None,
 ) -> Any:
     """Fine-tune ``model`` on a DataFrame or a CSV/TSV/JSONL file and return a Predictor.
 
@@ -56,6 +57,9 @@ def finetune(
         ``docs/distributed.md``). The strategy is created before anything runs TensorFlow, so
         ``strategy="multi_worker"`` (or ``"auto"`` with ``TF_CONFIG`` set) works here; the
         model is built inside its scope. ``batch_size`` is the global batch.
+    backend : {"auto", "keras3", "transformers"}, optional
+        Model backend (see :func:`easytx.backend.choose_backend`); ``None`` takes
+        ``EASYTX_BACKEND``, default ``"auto"`` (Keras 3 for the BERT family).
 
     Returns
     -------
@@ -93,7 +97,7 @@ def finetune(
         batch_size=batch_size,
     )
     learner = get_learner(
-        preproc.get_classifier(strategy=strategy, mixed_precision=mixed_precision),
+        preproc.get_classifier(strategy=strategy, mixed_precision=mixed_precision, backend=backend),
         train_data=trn,
         val_data=val,
         batch_size=batch_size,

@@ -68,6 +68,12 @@ def install_train_step(model: Any, accumulation_steps: int = 1) -> None:
     ``accumulation_steps`` batches with their mean gradient; with 1, the model's own
     ``train_step`` is restored.
     """
+    from ._keras import is_keras3_model
+
+    if is_keras3_model(model):
+        # Keras 3 optimizers accumulate gradients themselves (``gradient_accumulation_steps``,
+        # set by the Learner), so the model keeps its own train_step
+        return
     model.__dict__.pop("train_step", None)
     model.train_function = None  # re-made with the new step
     if accumulation_steps == 1:

@@ -110,10 +110,12 @@ class Task:
         return labels.inverse_transform(y)
 
     # ------------------------------------------------------------------ training
-    def loss(self) -> Any:  # pragma: no cover - interface
+    def loss(self, keras: Any = None) -> Any:  # pragma: no cover - interface
+        """The Keras loss, from ``keras`` (the model's Keras module: ``keras`` 3 or ``tf_keras``)."""
         raise NotImplementedError
 
-    def metrics(self) -> list:  # pragma: no cover - interface
+    def metrics(self, keras: Any = None) -> list:  # pragma: no cover - interface
+        """The Keras metrics shown while training, from ``keras`` (see :meth:`loss`)."""
         raise NotImplementedError
 
     def check_class_weight(self, class_weight: Any) -> None:
@@ -167,15 +169,11 @@ class Classification(Task):
     def check_class_weight(self, class_weight: Any) -> None:
         return None  # Keras maps {class_id: weight} onto the sparse labels
 
-    def loss(self) -> Any:
-        import tf_keras
+    def loss(self, keras: Any = None) -> Any:
+        return _keras_module(keras).losses.SparseCategoricalCrossentropy(from_logits=True)
 
-        return tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    def metrics(self) -> list:
-        import tf_keras
-
-        return [tf_keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    def metrics(self, keras: Any = None) -> list:
+        return [_keras_module(keras).metrics.SparseCategoricalAccuracy(name="accuracy")]
 
     def probabilities(self, logits: np.ndarray, labels: Any = None) -> np.ndarray:
         return softmax(logits)
@@ -240,16 +238,13 @@ class MultiLabel(Task):
 
         return MultiLabels(class_names, separator=options.get("separator"))
 
-    def loss(self) -> Any:
-        import tf_keras
+    def loss(self, keras: Any = None) -> Any:
+        return _keras_module(keras).losses.BinaryCrossentropy(from_logits=True)
 
-        return tf_keras.losses.BinaryCrossentropy(from_logits=True)
-
-    def metrics(self) -> list:
+    def metrics(self, keras: Any = None) -> list:
         import tensorflow as tf
-        import tf_keras
 
-        class F1OnLogits(tf_keras.metrics.F1Score):
+        class F1OnLogits(_keras_module(keras).metrics.F1Score):
             """F1 at probability 0.5 from logits (the model outputs logits)."""
 
             def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
@@ -371,17 +366,15 @@ class Regression(Task):
 
         return RegressionTargets(class_names, scale=bool(options.get("scale_targets", False)))
 
-    def loss(self) -> Any:
-        import tf_keras
+    def loss(self, keras: Any = None) -> Any:
+        return _keras_module(keras).losses.MeanSquaredError()
 
-        return tf_keras.losses.MeanSquaredError()
-
-    def metrics(self) -> list:
-        import tf_keras
+    def metrics(self, keras: Any = None) -> list:
+        k = _keras_module(keras)
 
         return [
-            tf_keras.metrics.MeanAbsoluteError(name="mae"),
-            tf_keras.metrics.RootMeanSquaredError(name="rmse"),
+            k.metrics.MeanAbsoluteError(name="mae"),
+            k.metrics.RootMeanSquaredError(name="rmse"),
         ]
 
     def probabilities(self, logits: np.ndarray, labels: Any = None) -> np.ndarray:
@@ -496,18 +489,26 @@ def task_from_name(name: str, config: dict | None = None) -> Task:
         raise ArtifactError(f"The saved configuration of the {name!r} task is invalid: {exc}") from None
 
 
+def _keras_module(keras: Any) -> Any:
+    """``keras`` itself, or by default tf_keras where installed and Keras 3 otherwise."""
+    if keras is not None:
+        return keras
+    from ._keras import keras3, legacy_keras
+
+    return legacy_keras() or keras3()
+
+
 # ---------------------------------------------------------------------------------------- tagging
-def _masked_token_loss() -> Any:
+def _masked_token_loss(keras: Any = None) -> Any:
     import tensorflow as tf
-    import tf_keras
 
     from .tagging import IGNORE_INDEX
 
-    class MaskedTokenCrossEntropy(tf_keras.losses.Loss):
+    class MaskedTokenCrossEntropy(_keras_module(keras).losses.Loss):
         """Sparse cross-entropy averaged over the labelled sub-tokens (``y != -100``) of a batch."""
 
         def __init__(self, name: str = "masked_token_crossentropy", **kwargs: Any):
-            kwargs.setdefault("reduction", tf_keras.losses.Reduction.SUM_OVER_BATCH_SIZE)
+            kwargs.setdefault("reduction", "sum_over_batch_size")  # the same name in both Kerases
             super().__init__(name=name, **kwargs)
 
         def call(self, y_true: Any, y_pred: Any) -> Any:
@@ -524,13 +525,12 @@ def _masked_token_loss() -> Any:
     return MaskedTokenCrossEntropy()
 
 
-def _masked_token_accuracy() -> Any:
+def _masked_token_accuracy(keras: Any = None) -> Any:
     import tensorflow as tf
-    import tf_keras
 
     from .tagging import IGNORE_INDEX
 
-    class MaskedTokenAccuracy(tf_keras.metrics.Mean):
+    class MaskedTokenAccuracy(_keras_module(keras).metrics.Mean):
         """Accuracy over labelled sub-tokens (each word's first sub-token)."""
 
         def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
@@ -579,11 +579,11 @@ class TokenClassification(Task):
     def n_outputs(self, labels: Any) -> int:
         return int(labels.n_outputs)
 
-    def loss(self) -> Any:
-        return _masked_token_loss()
+    def loss(self, keras: Any = None) -> Any:
+        return _masked_token_loss(keras)
 
-    def metrics(self) -> list:
-        return [_masked_token_accuracy()]
+    def metrics(self, keras: Any = None) -> list:
+        return [_masked_token_accuracy(keras)]
 
     def probabilities(self, logits: np.ndarray, labels: Any = None) -> np.ndarray:
         return softmax(logits)

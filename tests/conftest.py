@@ -12,6 +12,10 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the hub
+# The suite's default backend: the transformers TF classes (legacy extra), so that the tests written
+# for it keep testing it; tests of the Keras 3 backend ask for it by name (backend="keras3"), and
+# `EASYTX_BACKEND=keras3 python -m pytest` runs the whole suite on Keras 3.
+os.environ.setdefault("EASYTX_BACKEND", "transformers")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import easytx  # noqa: E402

@@ -1,23 +1,38 @@
+import os
 import subprocess
 import sys
 
 
-def _run(code: str) -> str:
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return out.stdout.strip()
+def _run(code: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in ("EASYTX_BACKEND", "TF_USE_LEGACY_KERAS")}
+    clean.update(env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=clean)
 
 
 def test_import_does_not_load_tensorflow():
     code = "import sys, easytx; from easytx import text; print('tensorflow' in sys.modules)"
-    assert _run(code) == "False"
+    assert _run(code).stdout.strip() == "False"
 
 
-def test_legacy_keras_is_set_before_tensorflow_loads():
+def test_import_leaves_tf_keras_alone_by_default():
+    # the Keras 3 backend needs no global switch: tf.keras stays what TensorFlow made it
+    code = "import easytx, tensorflow as tf, keras; print(tf.keras.__version__.split('.')[0])"
+    assert _run(code).stdout.strip() == "3"
+
+
+def test_legacy_backend_opt_in_sets_legacy_keras_before_tensorflow_loads():
     code = (
         "import easytx, tensorflow as tf, tf_keras; "
         "print(tf.keras.callbacks.Callback is tf_keras.callbacks.Callback)"
     )
-    assert _run(code) == "True"
+    assert _run(code, EASYTX_BACKEND="transformers").stdout.strip() == "True"
+
+
+def test_legacy_opt_in_after_tensorflow_warns():
+    code = "import warnings; warnings.simplefilter('always'); import tensorflow, easytx"
+    out = _run(code, EASYTX_BACKEND="transformers")
+    assert "TensorFlow was imported before easytx" in out.stderr
+    assert "RuntimeWarning" in out.stderr
 
 
 def test_unknown_attribute_is_an_attribute_error():

@@ -179,7 +179,7 @@ def test_learner_errors(tiny_bert, small_data):
         learner.fit_onecycle(1e-3, 0, verbose=0)
     with pytest.raises(ConfigError, match="validation"):
         learner.validate()
-    with pytest.raises(DataTypeError, match="tf-keras callbacks"):
+    with pytest.raises(DataTypeError, match="callbacks of the model.s Keras"):
         learner.fit_onecycle(1e-3, 1, callbacks=[object()], verbose=0)
     with pytest.raises(ConfigError, match="batch_size"):
         easytx.get_learner(learner.model, train_data=learner.train_data, batch_size=0)

@@ -1,0 +1,87 @@
+"""Which Keras a model belongs to, and the few calls that differ between the two.
+
+The ``keras3`` backend's models are Keras 3 models (the ``keras`` package); the ``transformers``
+backend's are tf-keras (Keras 2) models. Optimizers, losses, metrics and callbacks must come from
+the model's own Keras, so the training code asks :func:`keras_of` instead of importing one.
+Nothing here imports TensorFlow or Keras before it is called.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import _env  # noqa: F401
+
+__all__ = ["keras3", "legacy_keras", "is_keras3_model", "keras_of", "logits_of"]
+
+
+def keras3() -> Any:
+    """The ``keras`` package if it is Keras 3, else ``None``."""
+    try:
+        import keras
+    except ImportError:
+        return None
+    version = getattr(keras, "__version__", "0")
+    return keras if int(version.split(".")[0]) >= 3 else None
+
+
+def legacy_keras() -> Any:
+    """The ``tf_keras`` package (Keras 2), or ``None`` when the legacy extra is not installed."""
+    try:
+        import tf_keras
+    except ImportError:
+        return None
+    return tf_keras
+
+
+def is_keras3_model(model: Any) -> bool:
+    """Whether ``model`` (or layer) is a Keras 3 object rather than a tf-keras one."""
+    k3 = keras3()
+    return k3 is not None and isinstance(model, (k3.Model, k3.layers.Layer))
+
+
+def keras_of(model: Any) -> Any:
+    """The Keras module ``model`` was built with: ``keras`` (3) or ``tf_keras``."""
+    if is_keras3_model(model):
+        return keras3()
+    legacy = legacy_keras()
+    if legacy is None:  # pragma: no cover - a legacy model cannot exist without tf_keras
+        raise ImportError("tf_keras is not installed")
+    return legacy
+
+
+def logits_of(output: Any) -> Any:
+    """The logits of a model's output: a Hugging Face output object, a dict or a tensor."""
+    logits = getattr(output, "logits", None)
+    if logits is not None:
+        return logits
+    if isinstance(output, dict):
+        keys = list(output.keys())
+        return output[keys[1]] if keys and keys[0] == "loss" else output[keys[0]]
+    return output
+
+
+def weights_file_name(model: Any, stem: str) -> str:
+    """The file name for ``model``'s weights in h5 (Keras 3 insists on ``.weights.h5``)."""
+    return f"{stem}.weights.h5" if is_keras3_model(model) else f"{stem}.h5"
+
+
+def save_weights_h5(model: Any, path: Any) -> None:
+    """Write ``model``'s weights (arrays only) as h5 at ``path``."""
+    if is_keras3_model(model):
+        model.save_weights(str(path))
+    else:
+        model.save_weights(str(path), save_format="h5")
+
+
+def optimizer_variables(optimizer: Any) -> list:
+    """The optimizer's variables (a method in tf-keras, a property in Keras 3)."""
+    variables = optimizer.variables
+    return list(variables() if callable(variables) else variables)
+
+
+def set_random_seed(seed: int) -> None:
+    """Seed Python, NumPy, TensorFlow and every installed Keras (each keeps its own generators)."""
+    for module in (keras3(), legacy_keras()):
+        if module is not None:
+            module.utils.set_random_seed(seed)
