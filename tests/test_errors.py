@@ -672,9 +672,9 @@ CASES: list[Case] = [
     Case(
         "callbacks-wrong-type",
         "training",
-        "a callback that is not a tf-keras callback",
+        "a callback that is not a callback of the model's Keras",
         DataTypeError,
-        ("Callbacks must be tf-keras callbacks", "TF_USE_LEGACY_KERAS=1"),
+        ("Callbacks must be callbacks of the model's Keras", "received builtins.object"),
         lambda c: c.learner.fit_onecycle(1e-3, 1, callbacks=[object()]),
     ),
     Case(

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import easytx
-from easytx import text
+from easytx import backend, text
+from easytx._keras import keras_of, weights_file_name
 from easytx.errors import ConfigError, DataTypeError, NotFittedError
 from easytx.testing import FAMILIES, keyword_dataset
 
@@ -132,34 +133,39 @@ def test_fit_with_sgdr_cycles(tiny_bert, small_data):
 def test_freeze_trains_only_the_head(tiny_bert, small_data):
     learner, _ = _learner(tiny_bert, small_data, val=False)
     learner.freeze()
-    main = getattr(learner.model, learner.model.base_model_prefix)
-    frozen = [w.numpy().copy() for w in main.weights]
-    head = [w.numpy().copy() for w in learner.model.classifier.weights]
+    embeddings, blocks = backend.base_layers(learner.model)
+    body = [*embeddings.weights, *[w for block in blocks for w in block.weights]]
+    frozen = [np.array(w.numpy()) for w in body]
+    body_ids = {id(w) for w in body}
+    head_weights = [w for w in learner.model.trainable_weights if id(w) not in body_ids]
+    head = [np.array(w.numpy()) for w in head_weights]
+    assert head_weights and len(learner.model.trainable_weights) < len(learner.model.weights)
     learner.fit_onecycle(1e-3, 1, verbose=0)
-    assert all(np.array_equal(a, w.numpy()) for a, w in zip(frozen, main.weights))
-    assert not all(np.array_equal(a, w.numpy()) for a, w in zip(head, learner.model.classifier.weights))
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(frozen, body))
+    assert not all(np.array_equal(a, w.numpy()) for a, w in zip(head, head_weights))
     learner.unfreeze()
     assert len(learner.model.trainable_weights) == len(learner.model.weights)
 
 
 def test_checkpoints_class_weight_and_user_callbacks(tiny_bert, small_data, tmp_path):
-    import tensorflow as tf
-
     seen = []
+    learner, _ = _learner(tiny_bert, small_data)
 
-    class Count(tf.keras.callbacks.Callback):  # a user's tf.keras callback works as-is
+    # a user's callback of the model's Keras works as-is (tf_keras for the legacy backend, keras 3
+    # for the Keras 3 one; under EASYTX_BACKEND=transformers tf.keras is the former)
+    class Count(keras_of(learner.model).callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             seen.append(epoch)
 
-    learner, _ = _learner(tiny_bert, small_data)
     learner.fit_onecycle(
         1e-3, 2, checkpoint_folder=tmp_path / "ckpt", class_weight="balanced", callbacks=[Count()], verbose=0
     )
     assert seen == [0, 1]
-    assert (tmp_path / "ckpt" / "weights-01.h5").is_file()
     progress = json.loads((tmp_path / "ckpt" / "progress.json").read_text())
     assert progress["epoch"] == 2 and progress["schedule_step"] == 2 * learner.steps_per_epoch
-    learner.model.load_weights(str(tmp_path / "ckpt" / "weights-02.h5"))
+    assert progress["weights"] == weights_file_name(learner.model, "weights-02")
+    assert (tmp_path / "ckpt" / weights_file_name(learner.model, "weights-01")).is_file()
+    learner.model.load_weights(str(tmp_path / "ckpt" / progress["weights"]))
 
 
 def test_weight_decay_skips_layernorm_and_bias(tiny_bert, small_data):
@@ -188,14 +194,13 @@ def test_learner_errors(tiny_bert, small_data):
 
 
 def test_interrupt_keeps_weights(tiny_bert, small_data):
-    import tensorflow as tf
+    learner, _ = _learner(tiny_bert, small_data, val=False)
 
-    class Interrupt(tf.keras.callbacks.Callback):
+    class Interrupt(keras_of(learner.model).callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
             if batch == 3:
                 raise KeyboardInterrupt
 
-    learner, _ = _learner(tiny_bert, small_data, val=False)
     before = [w.copy() for w in learner.model.get_weights()]
     learner.fit_onecycle(1e-3, 2, callbacks=[Interrupt()], verbose=0)
     assert len(learner.batch_history["lr"]) == 4
