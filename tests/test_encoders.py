@@ -180,6 +180,13 @@ def test_inputs_embeds_gives_the_same_logits(family, folders):
     embeds["inputs_embeds"] = model.embed_tokens(batch["input_ids"])
     assert tuple(model.word_embeddings.shape) == (model.config.vocab_size, model.config.embedding_size)
     np.testing.assert_allclose(model(embeds).numpy(), model(batch).numpy(), atol=1e-6)
+    # no attention_mask = all ones; token types are ignored by families without them
+    ids = batch["input_ids"][:, :4]
+    ones = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+    np.testing.assert_array_equal(model({"input_ids": ids}).numpy(), model(ones).numpy())
+    if family != "bert":
+        typed = {**ones, "token_type_ids": np.ones_like(ids)}
+        np.testing.assert_array_equal(model(typed).numpy(), model(ones).numpy())
 
 
 def test_load_reports_missing_head_strict_pickle_and_label_mismatch(folders, tmp_path, caplog):

@@ -268,6 +268,7 @@ def _uses_pooler(config: EncoderConfig, head: str | None) -> bool:
     return config.model_type in ("roberta", "xlm-roberta", "camembert") and head is None
 
 
+@keras.saving.register_keras_serializable(package="easytx")
 class EncoderModel(keras.Model):
     """A BERT-family encoder with an optional classification head, in Keras 3.
 
