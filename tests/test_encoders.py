@@ -374,3 +374,26 @@ def test_real_minilm_matches_transformers(tmp_path):
     assert max(diffs) < ATOL
     assert _max_diff(base(batch), out.hidden_states[-1], mask) < ATOL
     assert _max_diff(ours(batch), out.logits) < ATOL
+
+
+def test_keras_save_and_load_round_trip(tmp_path):
+    """EncoderModel is registered with Keras: the native ``.keras`` format round-trips it."""
+    import keras
+
+    config = EncoderConfig.from_dict(
+        {
+            "model_type": "electra",
+            "vocab_size": 50,
+            "embedding_size": 4,
+            "hidden_size": 8,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "intermediate_size": 16,
+        }
+    ).with_labels(3)
+    model = build_model(config, "sequence_classification")
+    batch = {"input_ids": np.array([[2, 7, 9, 3]]), "attention_mask": np.array([[1, 1, 1, 0]])}
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert loaded.config == config and loaded.head_name == "sequence_classification"
+    np.testing.assert_array_equal(loaded(batch).numpy(), model(batch).numpy())
