@@ -12,17 +12,15 @@ import pytest
 
 import easytx.testing
 from easytx.encoders import EncoderConfig, build_model, from_pretrained, read_config
-from easytx.encoders.weights import load_weights, read_state_dict, save_pretrained
+from easytx.encoders.weights import load_weights, read_state_dict
 from easytx.errors import ConfigError, MissingDependencyError, ModelNotFoundError
 from easytx.testing import keyword_dataset, make_tiny_model
 
 HEAD_CLASSES = {
-    None: "TFAutoModel",
     "sequence_classification": "TFAutoModelForSequenceClassification",
     "token_classification": "TFAutoModelForTokenClassification",
 }
-HEADS = list(HEAD_CLASSES)
-FAMILIES = ["bert", "distilbert", "roberta", "minilm", "electra", "xlm-roberta"]
+PARITY_FAMILIES = ["bert", "distilbert", "roberta", "electra", "xlm-roberta"]  # minilm: a BERT
 ATOL = 1e-4
 
 
@@ -122,49 +120,56 @@ def _max_diff(a, b, mask=None) -> float:
     return float(d.max())
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-def test_parity_and_round_trips_with_transformers(family, folders, tmp_path, caplog):
-    """Same weights, same padded batch: our hidden states and logits equal transformers' TF classes';
-    and every format round trip (HF TF safetensors/h5 -> ours, ours -> HF, ours -> ours) keeps them."""
+@pytest.mark.parametrize("family", PARITY_FAMILIES)
+def test_parity_and_round_trips_with_transformers(family, folders, tmp_path):
+    """Same weights, same padded batch: our hidden states and logits equal transformers' TF classes'
+    (no head, sequence and token classification); and the format round trips keep them: HF TF-layout
+    safetensors and tf_model.h5 -> ours, our PT-layout save -> HF TF class, ours -> ours."""
     transformers = _transformers_tf()
     folder = folders[family]
     batch = _batch(read_config(folder))
     mask = batch["attention_mask"]
-    for head in HEADS:
+    hf_hidden = None
+    for head in ("sequence_classification", "token_classification"):
         hf = _hf_model(transformers, folder, head)
         hf_main, hf_hidden = _hf_out(hf, batch, head)
-        # 1. HF TF-layout safetensors (carries HF's random head) -> ours
-        hf.save_pretrained(str(tmp_path / f"st_{head}"), safe_serialization=True)
-        ours = from_pretrained(tmp_path / f"st_{head}", head=head, strict=True)
-        main = ours(batch).numpy()
+        token_mask = None if head == "sequence_classification" else mask
+        # HF TF-layout safetensors (carrying HF's random head) -> ours
+        hf.save_pretrained(str(tmp_path / head), safe_serialization=True)
+        ours = from_pretrained(tmp_path / head, head=head, strict=True)
         last, hidden = ours.encode(batch, output_hidden_states=True)
         assert len(hidden) == len(hf_hidden) == ours.config.num_hidden_layers + 1
         for ours_h, hf_h in zip(hidden, hf_hidden):
             assert _max_diff(ours_h, hf_h, mask) < ATOL, (family, head)
-        token_mask = None if head == "sequence_classification" else mask
+        main = ours(batch).numpy()
         diff = _max_diff(main, hf_main, token_mask)
-        logging.getLogger(__name__).info("parity %s %s: %.3g", family, head, diff)
-        print(f"parity {family:12s} {head!s:24s} max|diff|={diff:.3g}")
+        print(f"parity {family:12s} {head:24s} logits max|diff|={diff:.3g}")
         assert diff < ATOL, (family, head, diff)
-        # 2. HF tf_model.h5 -> ours
-        hf.save_pretrained(str(tmp_path / f"h5_{head}"), safe_serialization=False)
-        ours_h5 = from_pretrained(tmp_path / f"h5_{head}", head=head, strict=True)
-        assert _max_diff(ours_h5(batch), hf_main, token_mask) < ATOL
-        # 3. ours -> our PT-layout save -> transformers' TF class (as easytx.backend loads PT safetensors)
-        saved = ours.save_pretrained(tmp_path / f"ours_{head}") or tmp_path / f"ours_{head}"
-        config = transformers.AutoConfig.from_pretrained(str(saved))
-        assert config.num_labels == 3 and config.architectures[0].endswith(
-            {None: "Model", "sequence_classification": "ForSequenceClassification"}.get(
-                head, "ForTokenClassification"
-            )
-        )
-        hf_back = _hf_model(transformers, saved, head)
-        assert _max_diff(_hf_out(hf_back, batch, head)[0], hf_main, token_mask) < ATOL
-        # 4. ours -> ours: identical
-        report = load_weights(build_model(read_config(saved), head), saved, strict=True)
-        assert report.source_format == "pt_safetensors" and not report.missing and not report.unexpected
+        # ours -> ours: identical
+        saved = ours.save_pretrained(tmp_path / f"ours_{head}")
         again = from_pretrained(saved, head=head, strict=True)
         np.testing.assert_array_equal(again(batch).numpy(), main)
+        if head == "sequence_classification":
+            # HF tf_model.h5 -> ours
+            hf.save_pretrained(str(tmp_path / "h5"), safe_serialization=False)
+            ours_h5 = from_pretrained(tmp_path / "h5", head=head, strict=True)
+            assert _max_diff(ours_h5(batch), hf_main) < ATOL
+            # our PT-layout save -> transformers' TF class (as easytx.backend loads PT safetensors)
+            config = transformers.AutoConfig.from_pretrained(str(saved))
+            assert config.num_labels == 3 and config.architectures[0].endswith("ForSequenceClassification")
+            hf_back = _hf_model(transformers, saved, head)
+            assert _max_diff(_hf_out(hf_back, batch, head)[0], hf_main) < ATOL
+    # no head: the base checkpoint itself, against the HF base inside the models above
+    base = from_pretrained(folder, head=None, strict=True)
+    last, hidden = base.encode(batch, output_hidden_states=True)
+    diffs = [_max_diff(a, b, mask) for a, b in zip(hidden, hf_hidden)]
+    diff = _max_diff(base(batch), hf_hidden[-1], mask)
+    print(f"parity {family:12s} {'None':24s} last hidden max|diff|={diff:.3g}, all {max(diffs):.3g}")
+    assert max(diffs) < ATOL and diff < ATOL
+    saved = base.save_pretrained(tmp_path / "ours_base")
+    assert transformers.AutoConfig.from_pretrained(str(saved)).architectures[0].endswith("Model")
+    report = load_weights(build_model(read_config(saved), None), saved, strict=True)
+    assert report.source_format == "pt_safetensors" and not report.missing and not report.unexpected
 
 
 @pytest.mark.parametrize("family", ["bert", "roberta", "distilbert"])
@@ -175,6 +180,13 @@ def test_inputs_embeds_gives_the_same_logits(family, folders):
     embeds["inputs_embeds"] = model.embed_tokens(batch["input_ids"])
     assert tuple(model.word_embeddings.shape) == (model.config.vocab_size, model.config.embedding_size)
     np.testing.assert_allclose(model(embeds).numpy(), model(batch).numpy(), atol=1e-6)
+    # no attention_mask = all ones; token types are ignored by families without them
+    ids = batch["input_ids"][:, :4]
+    ones = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+    np.testing.assert_array_equal(model({"input_ids": ids}).numpy(), model(ones).numpy())
+    if family != "bert":
+        typed = {**ones, "token_type_ids": np.ones_like(ids)}
+        np.testing.assert_array_equal(model(typed).numpy(), model(ones).numpy())
 
 
 def test_load_reports_missing_head_strict_pickle_and_label_mismatch(folders, tmp_path, caplog):
@@ -271,7 +283,7 @@ def test_training_reduces_the_loss_and_reaches_every_weight(folders):
     keras.utils.set_random_seed(0)
     folder = folders["bert"]
     model = from_pretrained(folder, head="sequence_classification", num_labels=2)
-    x, y = _tokenized(folder)
+    x, y = _tokenized(folder, 32)
     first = {k: v[:8] for k, v in x.items()}
     # dropout only in training
     np.testing.assert_array_equal(model(first).numpy(), model(first, training=False).numpy())
@@ -284,11 +296,10 @@ def test_training_reduces_the_loss_and_reaches_every_weight(folders):
     assert not no_grad
     zero = [v.path for v, g in zip(model.trainable_variables, grads) if not np.any(tf.convert_to_tensor(g))]
     assert not zero, zero
-    model.compile(optimizer=keras.optimizers.AdamW(learning_rate=3e-3), loss=loss_fn, jit_compile=False)
-    before = model.evaluate(x, y, verbose=0)
-    history = model.fit(x, y, batch_size=16, epochs=4, verbose=0, shuffle=False)
-    after = model.evaluate(x, y, verbose=0)
-    assert after < 0.8 * before, (before, history.history["loss"], after)
+    # one fit (its tracing dominates the time): 12 full-batch steps memorise 32 texts
+    model.compile(optimizer=keras.optimizers.AdamW(learning_rate=1e-2), loss=loss_fn, jit_compile=False)
+    losses = model.fit(x, y, batch_size=32, epochs=12, verbose=0, shuffle=False).history["loss"]
+    assert losses[-1] < 0.6 * losses[0], losses
     # freezing works through the documented attributes
     model.backbone.embeddings.trainable = False
     for block in model.backbone.blocks[:1]:
@@ -310,8 +321,14 @@ def test_mixed_precision_gives_float32_logits_close_to_float32(folders):
         model = from_pretrained(Path(folders["bert"]).parent / "bert_seq", head="sequence_classification")
         assert model.backbone.blocks[0].query.compute_dtype == "float16"
         logits = model(batch)
-        assert str(logits.dtype).endswith("float32")
+        assert keras.backend.standardize_dtype(logits.dtype) == "float32"
         np.testing.assert_allclose(logits.numpy(), reference(batch).numpy(), atol=2e-2)
+        hidden = model.encode(batch)  # LayerNorm-scaled: a stricter check than the tiny logits
+        assert keras.backend.standardize_dtype(hidden.dtype) == "float16"
+        mask = batch["attention_mask"][..., None]
+        np.testing.assert_allclose(
+            np.asarray(hidden, dtype="float32") * mask, reference.encode(batch).numpy() * mask, atol=2e-2
+        )
     finally:
         keras.mixed_precision.set_global_policy(previous)
 
@@ -357,3 +374,26 @@ def test_real_minilm_matches_transformers(tmp_path):
     assert max(diffs) < ATOL
     assert _max_diff(base(batch), out.hidden_states[-1], mask) < ATOL
     assert _max_diff(ours(batch), out.logits) < ATOL
+
+
+def test_keras_save_and_load_round_trip(tmp_path):
+    """EncoderModel is registered with Keras: the native ``.keras`` format round-trips it."""
+    import keras
+
+    config = EncoderConfig.from_dict(
+        {
+            "model_type": "electra",
+            "vocab_size": 50,
+            "embedding_size": 4,
+            "hidden_size": 8,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "intermediate_size": 16,
+        }
+    ).with_labels(3)
+    model = build_model(config, "sequence_classification")
+    batch = {"input_ids": np.array([[2, 7, 9, 3]]), "attention_mask": np.array([[1, 1, 1, 0]])}
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert loaded.config == config and loaded.head_name == "sequence_classification"
+    np.testing.assert_array_equal(loaded(batch).numpy(), model(batch).numpy())

@@ -33,7 +33,7 @@ if int(keras.__version__.split(".")[0]) < 3:  # pragma: no cover - depends on th
 
 __all__ = ["EncoderModel", "build_model"]
 
-_NEG_INF = -1e9  # additive attention mask, applied to float32 scores
+_NEG_INF = -1e9  # the score of a padded key (scores are float32)
 
 
 def _activation(name: str):
@@ -194,12 +194,15 @@ class TransformerBlock(keras.layers.Layer):
         b, s = ops.shape(x)[0], ops.shape(x)[1]
         return ops.reshape(x, (b, s, self.num_heads, self.head_dim))
 
-    def call(self, x: Any, mask_bias: Any, training: bool = False) -> Any:
+    def call(self, x: Any, key_mask: Any = None, training: bool = False) -> Any:
+        """``key_mask``: bool ``[batch, 1, 1, seq]``, False at padded keys (None: attend everywhere)."""
         b, s = ops.shape(x)[0], ops.shape(x)[1]
         q = self._split(self.query(x)) * ops.cast(1.0 / math.sqrt(self.head_dim), self.compute_dtype)
         k = self._split(self.key(x))
         v = self._split(self.value(x))
-        scores = ops.cast(ops.einsum("bqhd,bkhd->bhqk", q, k), "float32") + mask_bias
+        scores = ops.cast(ops.einsum("bqhd,bkhd->bhqk", q, k), "float32")
+        if key_mask is not None:  # float32 even under mixed precision, so -1e9 stays finite
+            scores = ops.where(key_mask, scores, _NEG_INF)
         probs = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
         probs = self.attention_dropout(probs, training=training)
         context = ops.reshape(ops.einsum("bhqk,bkhd->bqhd", probs, v), (b, s, self.num_heads * self.head_dim))
@@ -248,14 +251,12 @@ class Backbone(keras.layers.Layer):
         )
         if self.embeddings_project is not None:
             x = self.embeddings_project(x)
-        if attention_mask is None:
-            mask_bias = ops.zeros((1, 1, 1, 1), dtype="float32")
-        else:
-            mask = ops.cast(attention_mask, "float32")[:, None, None, :]
-            mask_bias = (1.0 - mask) * _NEG_INF
+        key_mask = None
+        if attention_mask is not None:  # bool, so that Keras' autocasting leaves it alone
+            key_mask = ops.not_equal(attention_mask, 0)[:, None, None, :]
         hidden = [x] if output_hidden_states else []
         for block in self.blocks:
-            x = block(x, mask_bias, training=training)
+            x = block(x, key_mask=key_mask, training=training)
             if output_hidden_states:
                 hidden.append(x)
         return x, tuple(hidden)
@@ -267,6 +268,7 @@ def _uses_pooler(config: EncoderConfig, head: str | None) -> bool:
     return config.model_type in ("roberta", "xlm-roberta", "camembert") and head is None
 
 
+@keras.saving.register_keras_serializable(package="easytx")
 class EncoderModel(keras.Model):
     """A BERT-family encoder with an optional classification head, in Keras 3.
 
@@ -389,11 +391,12 @@ class EncoderModel(keras.Model):
         h = self.head_dropout_2(self.head_activation(h), training=training)
         return self.output_layer(h)
 
-    def save_pretrained(self, folder: Any) -> None:
-        """Write ``config.json`` and a PyTorch-layout ``model.safetensors`` (see :mod:`.weights`)."""
+    def save_pretrained(self, folder: Any) -> Any:
+        """Write ``config.json`` and a PyTorch-layout ``model.safetensors`` (see :mod:`.weights`);
+        return the folder as a :class:`pathlib.Path`."""
         from .weights import save_pretrained
 
-        save_pretrained(self, folder)
+        return save_pretrained(self, folder)
 
     def get_config(self) -> dict:
         return {"config": self.config.to_dict(self.head_name), "head": self.head_name, "name": self.name}
