@@ -85,8 +85,8 @@ _HUB_PATTERNS = [
 BACKENDS = ("auto", "keras3", "transformers")
 
 _LEGACY_EXTRA = (
-    "pip install 'transformers>=4.44,<5' 'tf-keras>=2.16'  (the legacy extra of easytx; it moves "
-    "transformers back to 4.x and installs tf-keras, which pins its own TensorFlow minor)"
+    "pip install 'easytx-nlp[legacy]' (the legacy extra: transformers>=4.44,<5 and tf-keras; in an "
+    "existing environment it moves transformers back to 4.x, and tf-keras pins its own TensorFlow minor)"
 )
 
 

@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "serve",
         parents=[common],
-        help="serve a saved predictor over HTTP (needs easytx[serve])",
+        help="serve a saved predictor over HTTP (needs easytx-nlp[serve])",
         description="Serve PREDICTOR_DIR over HTTP: POST /predict, GET /health, GET /metadata, "
         "OpenAPI page at /docs. Concurrent requests are micro-batched.",
     )

@@ -53,7 +53,7 @@ EXPORT_MANIFEST = "easytx_export.json"
 #: ONNX opset written by default: supported by onnxruntime >= 1.14 and tf2onnx 1.17
 DEFAULT_OPSET = 17
 
-_ONNX_HINT = "ONNX export needs tf2onnx and onnx: pip install 'easytx[onnx]'"
+_ONNX_HINT = "ONNX export needs tf2onnx and onnx: pip install 'easytx-nlp[onnx]'"
 
 
 def _activation(task_name: str) -> str | None:

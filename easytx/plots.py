@@ -1,6 +1,6 @@
 """matplotlib figures: the learning-rate finder, training history and the confusion matrix.
 
-No TensorFlow here. matplotlib is an optional extra (``pip install "easytx[plots]"``); without it
+No TensorFlow here. matplotlib is an optional extra (``pip install "easytx-nlp[plots]"``); without it
 each function raises :class:`~easytx.errors.MissingDependencyError` naming that command.
 
 Every function returns a ``matplotlib.figure.Figure``: save it with ``fig.savefig("x.png")``. In a
@@ -27,7 +27,7 @@ def _pyplot() -> Any:
         import matplotlib.pyplot as plt
     except ImportError:
         raise MissingDependencyError(
-            'Plots need matplotlib, an optional extra: pip install "easytx[plots]" '
+            'Plots need matplotlib, an optional extra: pip install "easytx-nlp[plots]" '
             "(or pip install matplotlib)."
         ) from None
     return plt

@@ -21,7 +21,7 @@ wrong types or unknown fields -> 422 with a message saying what was wrong; an em
 with empty results; more than ``max_queue`` texts waiting -> 503. A failing batch is retried
 request by request so one bad request cannot fail the others; no request can stop the server.
 
-Needs the ``serve`` extra: ``pip install 'easytx[serve]'``.
+Needs the ``serve`` extra: ``pip install 'easytx-nlp[serve]'``.
 """
 
 # no `from __future__ import annotations`: FastAPI reads the endpoint annotations at run time
@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["ServeConfig", "MicroBatcher", "create_app", "serve", "require_server_dependencies"]
 
-_HINT = "The HTTP server needs FastAPI and uvicorn: pip install 'easytx[serve]'"
+_HINT = "The HTTP server needs FastAPI and uvicorn: pip install 'easytx-nlp[serve]'"
 
 
 def require_server_dependencies() -> None:

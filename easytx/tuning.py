@@ -7,7 +7,7 @@ with the best mean score is then fine-tuned once more on all the training data. 
 scored once, at the very end, and never used for a choice.
 
 The search is a plain grid without extra packages; ``search="optuna"`` (``pip install
-'easytx[tune]'``) samples with Optuna's TPE sampler and accepts continuous :class:`Range` values.
+'easytx-nlp[tune]'``) samples with Optuna's TPE sampler and accepts continuous :class:`Range` values.
 
 The function is exported as ``easytx.tune``; this module is ``easytx.tuning`` so that importing it
 never shadows the function on the package.
@@ -201,7 +201,7 @@ def _space(name: str, value: Any, search: str) -> Any:
         if search != "optuna":
             raise ConfigError(
                 f"`{name}`={value!r} is a continuous range; the grid search needs a list of values. "
-                f"Pass {name}=[...] or search='optuna' (pip install 'easytx[tune]')."
+                f"Pass {name}=[...] or search='optuna' (pip install 'easytx-nlp[tune]')."
             )
         return _check_range(name, value)
     if name == "lr" and value == "auto":
@@ -245,7 +245,8 @@ def _import_optuna() -> Any:
     except ImportError:
         raise MissingDependencyError(
             "search='optuna' needs the optional package optuna. Install it with: "
-            "pip install 'easytx[tune]' (or pip install optuna), or use search='grid' with lists of values."
+            "pip install 'easytx-nlp[tune]' (or pip install optuna), or use search='grid' with lists of "
+            "values."
         ) from None
     return optuna
 
@@ -449,7 +450,7 @@ def tune(
         Budget in seconds: no trial starts after this (a started trial finishes). The refit comes
         on top.
     search : {"grid", "optuna"}
-        ``"optuna"`` needs ``pip install 'easytx[tune]'``.
+        ``"optuna"`` needs ``pip install 'easytx-nlp[tune]'``.
     metric : {"accuracy", "macro_f1", "loss"}
         What picks the winner (loss: lower is better).
     lr_find_steps : int

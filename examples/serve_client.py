@@ -6,7 +6,7 @@
 Starts `easytx serve` on a free loopback port, waits for /health, reads /metadata, posts texts to
 /predict (labels, then probabilities), shows what a malformed request gets back, sends a few
 requests at once (the server micro-batches them), and stops the server. Needs the serve extra:
-pip install 'easytx[serve]'.
+pip install 'easytx-nlp[serve]'.
 """
 
 from __future__ import annotations

@@ -264,4 +264,4 @@ def test_bad_option_values_are_usage_errors(capsys):
 def test_serve_without_fastapi_names_the_pip_command(cli_predictor, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "fastapi", None)  # import fastapi -> ImportError
     assert main(["serve", str(cli_predictor)]) == 1
-    assert_one_line_error(capsys.readouterr().err, "pip install 'easytx[serve]'", "fastapi")
+    assert_one_line_error(capsys.readouterr().err, "pip install 'easytx-nlp[serve]'", "fastapi")

@@ -230,7 +230,7 @@ def test_optuna_search_samples_ranges_and_choices():
     try:
         import optuna  # noqa: F401
     except ImportError:
-        pytest.fail("The Optuna search test needs the tune extra: pip install 'easytx[tune]'")
+        pytest.fail("The Optuna search test needs the tune extra: pip install 'easytx-nlp[tune]'")
     space = {
         "lr": Range(1e-5, 1e-3, log=True),
         "epochs": [2, 3],
