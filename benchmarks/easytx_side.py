@@ -233,7 +233,10 @@ def run(args) -> dict:
     with timed(timings, "preprocess_dev_s"):
         val = t.preprocess_test(*data["dev"])
     with timed(timings, "build_model_s"):
-        model = t.get_classifier(seed=args.seed)
+        model = t.get_classifier(seed=args.seed, backend=args.backend)
+    from easytx.backend import backend_of
+
+    result["backend"] = backend_of(model)
     learner = easytx.get_learner(
         model,
         train_data=trn,
@@ -314,6 +317,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--latency-warmup", type=int, default=5)
     p.add_argument("--matmul-n", type=int, default=2048, help="0 skips the matmul figure")
     p.add_argument("--jit-compile", action="store_true", help="XLA-compile the training step")
+    p.add_argument(
+        "--backend",
+        choices=["auto", "keras3", "transformers"],
+        default=None,
+        help="model backend (default: EASYTX_BACKEND, else auto = Keras 3 encoders for MiniLM)",
+    )
     p.add_argument("--accumulation-steps", type=int, default=1)
     p.add_argument("--threads", type=int, default=0, help="TF intra-op threads (0 = TF default)")
     p.add_argument("--inter-threads", type=int, default=0)

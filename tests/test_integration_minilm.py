@@ -32,7 +32,8 @@ def _sst2(path: Path) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
-def test_sst2_fine_tune_save_and_reload_in_a_fresh_process(real_model_path, shared_data, tmp_path):
+@pytest.mark.parametrize("backend", ["keras3", "transformers"])
+def test_sst2_fine_tune_save_and_reload_in_a_fresh_process(real_model_path, shared_data, tmp_path, backend):
     x_train, y_train = _sst2(shared_data / "sst2_sentences" / "stsa.binary.train")
     x_dev, y_dev = _sst2(shared_data / "sst2_sentences" / "stsa.binary.dev")
     x_train, y_train = x_train[:2000], y_train[:2000]
@@ -41,7 +42,7 @@ def test_sst2_fine_tune_save_and_reload_in_a_fresh_process(real_model_path, shar
     trn = t.preprocess_train(x_train, y_train)
     val = t.preprocess_test(x_dev, y_dev)
     learner = easytx.get_learner(
-        t.get_classifier(seed=0), train_data=trn, val_data=val, batch_size=32, seed=0
+        t.get_classifier(seed=0, backend=backend), train_data=trn, val_data=val, batch_size=32, seed=0
     )
     start = time.perf_counter()
     learner.fit_onecycle(2e-4, 1, verbose=0)
@@ -49,7 +50,7 @@ def test_sst2_fine_tune_save_and_reload_in_a_fresh_process(real_model_path, shar
     cm = learner.validate(class_names=t.get_classes(), print_report=False)
     accuracy = cm.trace() / cm.sum()
     print(
-        f"\nSST-2 dev accuracy {accuracy:.4f}; 2000 rows x 1 epoch in {seconds:.1f} s "
+        f"\n[{backend}] SST-2 dev accuracy {accuracy:.4f}; 2000 rows x 1 epoch in {seconds:.1f} s "
         f"({2000 / seconds:.1f} examples/s); maxlen {t.maxlen_}"
     )
     assert accuracy >= 0.80
@@ -65,7 +66,7 @@ def test_sst2_fine_tune_save_and_reload_in_a_fresh_process(real_model_path, shar
         f"np.save({str(tmp_path / 'proba.npy')!r}, p.predict_proba(texts))\n"
         f"print(p.predict('a gorgeous, witty, seductive movie .'))\n"
     )
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "EASYTX_BACKEND": backend}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "positive"
@@ -73,7 +74,8 @@ def test_sst2_fine_tune_save_and_reload_in_a_fresh_process(real_model_path, shar
 
 
 def test_quickstart_example_runs(tmp_path):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TMPDIR": str(tmp_path)}
+    # as a user runs it: the default backend (auto: the Keras 3 encoder for MiniLM)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TMPDIR": str(tmp_path), "EASYTX_BACKEND": "auto"}
     out = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "quickstart.py")],
         env=env,

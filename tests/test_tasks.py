@@ -276,14 +276,10 @@ def multilabel_trained(tiny_bert):
     t = text.Transformer(tiny_bert, maxlen=32)
     trn = t.preprocess_train(x[:720], y[:720])
     val = t.preprocess_test(x[720:], y[720:])
-    # A tiny model trained for seconds sometimes stays stuck at the label priors (its dropout and
-    # initial draws depend on the TF ops the process ran before: once in a full-suite run, macro-F1
-    # 0.5). Up to three seeds; a broken multi-label path fails all three.
-    for seed in (0, 1, 2):
-        learner = easytx.get_learner(t.get_classifier(seed=seed), trn, val, batch_size=16, seed=seed)
-        learner.fit_onecycle(5e-3, 8, verbose=0)
-        if learner.history.history["val_macro_f1"][-1] >= 0.8:
-            break
+    # lr 2e-3: at 5e-3 the tiny model sometimes collapsed to the label priors (measured: one seed of
+    # two on each backend); at 2e-3, three seeds on each backend all reached val macro-F1 1.0
+    learner = easytx.get_learner(t.get_classifier(seed=0), trn, val, batch_size=16, seed=0)
+    learner.fit_onecycle(2e-3, 8, verbose=0)
     return learner, t, (x[720:], y[720:])
 
 
@@ -341,16 +337,13 @@ def test_regression_trains_predicts_floats_and_survives_a_fresh_process(tiny_ber
     val = t.preprocess_test(x[320:], y[320:])
     assert abs(float(trn.y.mean())) < 1e-5  # standardised for training
     constant = np.mean(np.abs(np.mean(y[:320]) - np.asarray(y[320:])))
-    # up to three seeds: a tiny model trained for seconds sometimes stalls (measured once at 0.85 of
-    # the constant predictor's MAE in a busy full run); a broken regression path fails all three
-    for seed in (0, 1, 2):
-        learner = easytx.get_learner(t.get_regression_model(seed=seed), trn, val, batch_size=16, seed=seed)
-        learner.fit_onecycle(5e-3, 6, verbose=0)
-        predictor = easytx.get_predictor(learner.model, t)
-        predicted = predictor.predict(x[320:])
-        mae = np.mean(np.abs(np.asarray(predicted) - np.asarray(y[320:])))
-        if mae < 0.75 * constant:
-            break
+    # lr 2e-3: at 5e-3 one seed of three stalled at the constant predictor (MAE ratio 1.00, Keras 3
+    # backend); at 2e-3, three seeds on each backend gave MAE ratios 0.43-0.59
+    learner = easytx.get_learner(t.get_regression_model(seed=0), trn, val, batch_size=16, seed=0)
+    learner.fit_onecycle(2e-3, 6, verbose=0)
+    predictor = easytx.get_predictor(learner.model, t)
+    predicted = predictor.predict(x[320:])
+    mae = np.mean(np.abs(np.asarray(predicted) - np.asarray(y[320:])))
     assert {"mae", "rmse", "val_mae"} <= set(learner.history.history)
     learner.validate()
     assert "MAE" in capsys.readouterr().out
