@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _env  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow can load)
+from . import _env  # noqa: F401  (environment set-up that must precede TensorFlow; see _env)
 from .data import TextData, train_test_split
 from .errors import (
     ArtifactError,

@@ -225,11 +225,19 @@ class LRFinderCallback(Callback):
 
 
 class PlateauScale(Callback):
-    """Divide a :class:`ScheduleCallback`'s learning rate by ``factor`` when ``monitor`` stalls."""
+    """Divide a :class:`ScheduleCallback`'s learning rate by ``factor`` when ``monitor`` stalls.
 
-    def __init__(self, schedule: ScheduleCallback, monitor: str, patience: int, factor: float):
+    ``mode`` says which way ``monitor`` improves (``"min"`` for losses and errors, ``"max"`` for
+    accuracy and F1): the task declares it (:meth:`easytx.tasks.Task.direction`).
+    """
+
+    def __init__(
+        self, schedule: ScheduleCallback, monitor: str, patience: int, factor: float, mode: str = "min"
+    ):
         super().__init__()
-        self.schedule, self.monitor = schedule, monitor
+        if mode not in ("min", "max"):
+            raise ValueError(f"`mode` must be 'min' or 'max'. Received: {mode!r}")
+        self.schedule, self.monitor, self.mode = schedule, monitor, mode
         self.patience, self.factor = patience, factor
         self._best = None
         self._wait = 0
@@ -238,9 +246,7 @@ class PlateauScale(Callback):
         value = (logs or {}).get(self.monitor)
         if value is None:
             return
-        better = self._best is None or (
-            value > self._best if "acc" in self.monitor or "f1" in self.monitor else value < self._best
-        )
+        better = self._best is None or (value > self._best if self.mode == "max" else value < self._best)
         if better:
             self._best, self._wait = value, 0
             return

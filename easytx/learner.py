@@ -552,11 +552,13 @@ class Learner:
             within = position - math.floor(position) if position < epochs else 1.0
             return schedules.triangular(within, max_lr=lr, moms=moms)
 
+        mode = self.task.direction(monitor)  # declared by the task, never guessed from the name
         extra: list = []
         if early_stopping:
             extra.append(
                 keras_of(self.model).callbacks.EarlyStopping(
                     monitor=monitor,
+                    mode=mode,
                     patience=int(early_stopping),
                     restore_best_weights=True,
                     verbose=1 if verbose else 0,
@@ -564,7 +566,7 @@ class Learner:
             )
         if reduce_on_plateau:
             extra.append(
-                lambda driver: cb.PlateauScale(driver, monitor, int(reduce_on_plateau), reduce_factor)
+                lambda driver: cb.PlateauScale(driver, monitor, int(reduce_on_plateau), reduce_factor, mode)
             )
         del steps
         return self._run(

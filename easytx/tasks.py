@@ -78,8 +78,30 @@ class Task:
     head = "sequence_classification"
     #: metric watched by early stopping and checkpoints when there is validation data
     monitor = "val_loss"
+    #: every metric the task reports (Keras logs and :meth:`scores`) -> "min" or "max" (better)
+    metric_directions: dict = {"loss": "min"}
 
     # ------------------------------------------------------------------ configuration
+
+    def direction(self, metric: str) -> str:
+        """``"min"`` or ``"max"``: which way ``metric`` (``val_`` prefix allowed) improves.
+
+        Raises
+        ------
+        ConfigError
+            The task reports no metric of that name (the message lists those it has).
+        """
+        name = metric[4:] if isinstance(metric, str) and metric.startswith("val_") else metric
+        if name not in self.metric_directions:
+            from .errors import closest_match_hint
+
+            known = sorted(self.metric_directions)
+            raise ConfigError(
+                f"The {self.name} task reports no metric {metric!r}; expected one of {known} "
+                f"(or with a 'val_' prefix).{closest_match_hint(str(name), known)}"
+            )
+        return self.metric_directions[name]
+
     def get_config(self) -> dict:
         """JSON-safe options of this task (stored in ``easytx.json``)."""
         return {}
@@ -160,6 +182,7 @@ class Classification(Task):
     name = "classification"
     head = "sequence_classification"
     monitor = "val_accuracy"
+    metric_directions = {"loss": "min", "accuracy": "max", "macro_f1": "max"}
 
     def label_encoder(self, class_names: Sequence | None = None, **options: Any) -> Any:
         from .labels import ClassLabels
@@ -226,6 +249,7 @@ class MultiLabel(Task):
     name = "multilabel"
     head = "sequence_classification"
     monitor = "val_macro_f1"
+    metric_directions = {"loss": "min", "micro_f1": "max", "macro_f1": "max", "subset_accuracy": "max"}
 
     def __init__(self, thresholds: float | Sequence[float] | None = None):
         self.thresholds = _check_thresholds(thresholds)
@@ -360,6 +384,7 @@ class Regression(Task):
     name = "regression"
     head = "sequence_classification"
     monitor = "val_loss"
+    metric_directions = {"loss": "min", "mae": "min", "rmse": "min"}
 
     def label_encoder(self, class_names: Sequence | None = None, **options: Any) -> Any:
         from .labels import RegressionTargets
@@ -559,6 +584,14 @@ class TokenClassification(Task):
     name = "token_classification"
     head = "token_classification"
     monitor = "val_loss"
+    metric_directions = {
+        "loss": "min",
+        "accuracy": "max",
+        "token_accuracy": "max",
+        "entity_precision": "max",
+        "entity_recall": "max",
+        "entity_f1": "max",
+    }
     #: keyword options :meth:`Predictor.predict` passes on to :meth:`decode`
     decode_options = ("return_tokens",)
 

@@ -46,7 +46,6 @@ __all__ = ["tune", "TuneResult", "Range", "HYPERPARAMETERS"]
 HYPERPARAMETERS = ("lr", "epochs", "batch_size", "maxlen", "weight_decay")
 _INT_PARAMS = ("epochs", "batch_size", "maxlen")
 _CLASSIFICATION_METRICS = ("accuracy", "macro_f1", "loss")
-_LOWER_IS_BETTER = ("loss",)
 # lr="auto": lr_find's min_div10 suggestion s (a tenth of the lr at the lowest loss) is the top of
 # the safe range; going above it diverged on real data (MiniLM on code snippets: 2s scored 0.31
 # against 0.65 for s), so the candidates go down from it.
@@ -518,7 +517,8 @@ def tune(
             f"Unknown `metric` {metric!r}; expected one of {list(_CLASSIFICATION_METRICS)}."
             + closest_match_hint(metric, _CLASSIFICATION_METRICS)
         )
-    direction = "minimize" if metric in _LOWER_IS_BETTER else "maximize"
+    # each task declares which way its metrics improve (mae, rmse and loss are errors)
+    direction = "minimize" if base.task.direction(metric) == "min" else "maximize"
     texts, labels, given_train = _texts_and_labels(train, "train", base)
     if test is not None:
         test_texts, test_labels, _ = _texts_and_labels(test, "test", base)

@@ -267,3 +267,39 @@ def test_get_learner_with_text_data_needs_the_models_preprocessor(trained, keywo
     del model._easytx_preproc
     with pytest.raises(DataTypeError, match="TextData"):
         easytx.get_learner(model, train_data=keyword_data[0])
+
+
+def test_an_error_metric_picks_the_lowest_error(tiny_bert):
+    # each task declares which way its metrics improve: on a regression MAE is an error, so the
+    # best trial is the one with the smallest mean (it used to be the largest: only "loss" was
+    # known to be lower-is-better)
+    from easytx.testing import regression_dataset
+
+    x, y = regression_dataset(80, seed=2)
+    t = easytx.text.Transformer(tiny_bert, maxlen=24, task="regression", scale_targets=True)
+    data = easytx.TextData(x, y)
+    result = easytx.tune(
+        t, data.batch(16), k=2, lr=[2e-3, 1e-7], epochs=2, metric="mae", refit=False, seed=0, verbose=0
+    )
+    means = result.trials["mean"].to_numpy()
+    assert len(means) == 2 and means[0] != means[1]  # the two trials can be told apart
+    assert result.best_mean == pytest.approx(means.min())
+    assert result.trials.iloc[result.best_trial - 1]["mean"] == pytest.approx(means.min())
+    with pytest.raises(ConfigError, match="reports no metric 'maee'.*Did you mean 'mae'"):
+        easytx.tune(t, data.batch(16), k=2, lr=[1e-3], epochs=1, metric="maee", refit=False)
+
+
+def test_plateau_scale_follows_the_declared_direction():
+    from easytx.callbacks import PlateauScale, ScheduleCallback
+
+    for mode, values in (("max", [0.5, 0.6, 0.55, 0.58]), ("min", [0.5, 0.4, 0.45, 0.42])):
+        driver = ScheduleCallback(lambda p: (1e-3, None), 10)
+        plateau = PlateauScale(driver, "val_x", patience=2, factor=2.0, mode=mode)
+        for epoch, value in enumerate(values):
+            plateau.on_epoch_end(epoch, {"val_x": value})
+        # epoch 1 improved; epochs 2 and 3 did not: one cut after two stalled epochs
+        assert driver.scale == 0.5, mode
+    from easytx.tasks import task_from_name
+
+    assert task_from_name("regression").direction("val_rmse") == "min"
+    assert task_from_name("multilabel").direction("val_macro_f1") == "max"
