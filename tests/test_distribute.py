@@ -21,7 +21,7 @@ import pytest
 import easytx
 import easytx.distribute as dist
 from easytx import text
-from easytx._keras import keras_of, optimizer_variables, weights_file_name
+from easytx._keras import keras_of, optimizer_variables, tf_variable, weights_file_name
 from easytx.backend import backend_of
 from easytx.errors import ConfigError
 from easytx.testing import keyword_dataset
@@ -106,14 +106,14 @@ def test_learner_under_mirrored_strategy_end_to_end(tiny_bert, tmp_path):
     strategy = dist.resolve_strategy("mirrored")
     model = learner.model
     assert model is not original and model.distribute_strategy is strategy
-    assert all(strategy.extended.variable_created_in_scope(w) for w in model.weights)
+    assert all(strategy.extended.variable_created_in_scope(tf_variable(w)) for w in model.weights)
     for a, b in zip(original.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert model._easytx_task == "classification"
     optimizer = model.optimizer
-    assert isinstance(optimizer.beta_1, tf.distribute.DistributedValues)  # made in the scope
+    assert isinstance(tf_variable(optimizer.beta_1), tf.distribute.DistributedValues)  # made in the scope
     for variable in [optimizer.beta_1, optimizer.learning_rate, *optimizer_variables(optimizer)]:
-        assert strategy.extended.variable_created_in_scope(variable), variable.name
+        assert strategy.extended.variable_created_in_scope(tf_variable(variable)), variable.name
 
     before = [w.copy() for w in model.get_weights()]
     learner.lr_find(num_steps=8, verbose=0)
@@ -123,7 +123,9 @@ def test_learner_under_mirrored_strategy_end_to_end(tiny_bert, tmp_path):
     assert len(learner.batch_history["lr"]) == 2 * learner.steps_per_epoch
     assert (tmp_path / "ckpt" / weights_file_name(model, "weights-01")).is_file()
     metric_variables = [v for metric in model.metrics for v in metric.variables]
-    assert metric_variables and all(strategy.extended.variable_created_in_scope(v) for v in metric_variables)
+    assert metric_variables and all(
+        strategy.extended.variable_created_in_scope(tf_variable(v)) for v in metric_variables
+    )
     assert learner.validate(print_report=False).sum() == len(val)
 
     predictor = easytx.get_predictor(learner.model, t)
@@ -157,7 +159,7 @@ def test_finetune_passes_the_strategy_on(tiny_bert):
     strategy = dist.resolve_strategy("mirrored")
     model = predictor.learner.model
     assert model.distribute_strategy is strategy
-    assert strategy.extended.variable_created_in_scope(model.weights[0])
+    assert strategy.extended.variable_created_in_scope(tf_variable(model.weights[0]))
     assert set(predictor.metrics) >= {"accuracy", "macro_f1"}
 
 
