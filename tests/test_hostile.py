@@ -388,9 +388,17 @@ def ktrain_predictor_folder(model, tokenizer, folder: Path, marker: Path) -> Pat
 
 @pytest.fixture(scope="module")
 def ktrain_folder(trained, tmp_path_factory) -> tuple:
+    from easytx import backend
+
     learner, t, test = trained
     root = tmp_path_factory.mktemp("ktrain")
-    folder = ktrain_predictor_folder(learner.model, t.tokenizer, root / "ktrain_predictor", root / "PWNED")
+    model = learner.model
+    if backend.backend_of(model) != "transformers":
+        # ktrain saved its models with transformers' TF classes (tf_model.h5): carry the trained
+        # weights over to one, through the predictor format both backends read
+        backend.save_model(model, root / "trained")
+        model = backend.load_model(root / "trained", head="sequence_classification", backend="transformers")
+    folder = ktrain_predictor_folder(model, t.tokenizer, root / "ktrain_predictor", root / "PWNED")
     return folder, root / "PWNED", easytx.get_predictor(learner.model, t), t.maxlen_, test.texts[:40]
 
 
