@@ -12,7 +12,18 @@ from typing import Any
 
 from . import _env  # noqa: F401
 
-__all__ = ["keras3", "legacy_keras", "is_keras3_model", "keras_of", "logits_of"]
+__all__ = [
+    "keras3",
+    "legacy_keras",
+    "is_keras3_model",
+    "keras_of",
+    "logits_of",
+    "weights_file_name",
+    "save_weights_h5",
+    "tf_variable",
+    "optimizer_variables",
+    "set_random_seed",
+]
 
 
 def keras3() -> Any:
@@ -72,6 +83,19 @@ def save_weights_h5(model: Any, path: Any) -> None:
         model.save_weights(str(path))
     else:
         model.save_weights(str(path), save_format="h5")
+
+
+def tf_variable(variable: Any) -> Any:
+    """The ``tf.Variable`` behind a Keras variable (a Keras 3 variable wraps one; a tf-keras one is one).
+
+    Under a ``tf.distribute`` strategy this is the distributed (e.g. mirrored) variable, which
+    ``strategy.extended.variable_created_in_scope`` and ``isinstance(v, tf.distribute.DistributedValues)``
+    understand.
+    """
+    k3 = keras3()
+    if k3 is not None and isinstance(variable, k3.Variable):
+        return variable.value
+    return variable
 
 
 def optimizer_variables(optimizer: Any) -> list:

@@ -323,24 +323,32 @@ def check_no_code(path: Path) -> None:
 def check_h5_weights_only(path: Path) -> None:
     """Refuse an ``.h5`` file that holds a whole Keras model (config + possibly Lambda bytecode).
 
-    Hugging Face ``tf_model.h5`` files hold weights only (``layer_names`` attributes); a file with
-    a ``model_config`` attribute was written by ``model.save()`` and loading it as a model would
-    deserialize its layers, Lambda functions included. Reads attributes only, with h5py.
+    Two weights-only layouts are accepted: tf-keras / Hugging Face ``tf_model.h5`` files (a
+    ``layer_names`` attribute at the root) and Keras 3 ``.weights.h5`` files (``save_weights``: a
+    root ``vars`` group and no attributes, written by the ``keras3`` backend's checkpoints). A file
+    with a ``model_config`` attribute or a ``model_weights`` group was written by ``model.save()``,
+    and loading it as a model would deserialize its layers, Lambda functions included. Reads the
+    file's structure only, with h5py.
     """
     import h5py
 
     try:
         with h5py.File(path, "r") as handle:
             attrs = set(handle.attrs)
+            keys = set(handle.keys())
+            keras3_layout = isinstance(handle.get("vars"), h5py.Group)
     except OSError as exc:
         raise ArtifactError(f"{path} is not a readable HDF5 weights file: {exc}.") from None
-    if "model_config" in attrs:
+    if "model_config" in attrs or "model_weights" in keys:
         raise ArtifactError(
             f"{path} holds a whole Keras model (its layers' configuration and possibly Python code), "
-            "not Hugging Face weights. easytx reads only weights files and will not deserialize it."
+            "not weights only. easytx reads only weights files and will not deserialize it."
         )
-    if "layer_names" not in attrs:
-        raise ArtifactError(f"{path} holds no Keras weights (no 'layer_names' attribute).")
+    if "layer_names" not in attrs and not (keras3_layout and not attrs):
+        raise ArtifactError(
+            f"{path} holds no Keras weights: neither a tf-keras weights file (a 'layer_names' "
+            "attribute) nor a Keras 3 .weights.h5 file (a root 'vars' group)."
+        )
 
 
 def _check_relative(relative: Any, manifest_path: Path) -> str:

@@ -58,6 +58,7 @@ __all__ = [
     "build_model",
     "load_model",
     "save_model",
+    "backbone",
     "base_layers",
     "set_frozen",
 ]
@@ -593,6 +594,20 @@ def set_output_bias(model: Any, bias: Any) -> None:
     found.bias.assign(np.asarray(bias, dtype=found.bias.dtype.as_numpy_dtype).reshape(k))
 
 
+def backbone(model: Any) -> Any:
+    """The model's backbone layer (the encoder without its task head), on either backend.
+
+    ``model.backbone`` for a Keras 3 encoder, the main layer named by ``base_model_prefix``
+    (``model.bert``, ``model.roberta``, ...) for a transformers TF model.
+    """
+    if backend_of(model) == "keras3":
+        return model.backbone
+    main = getattr(model, getattr(model, "base_model_prefix", ""), None)
+    if main is None:
+        raise ConfigError(f"Cannot find the backbone of {type(model).__name__}.")
+    return main
+
+
 def base_layers(model: Any) -> tuple[Any, list]:
     """Return ``(embeddings, [encoder blocks])`` of a model's backbone."""
     if backend_of(model) == "keras3":
@@ -613,7 +628,7 @@ def set_frozen(model: Any, n_blocks: int | None) -> None:
 
     ``n_blocks=0`` with ``None`` embeddings unfreezes everything; see :meth:`Learner.freeze`.
     """
-    main = model.backbone if backend_of(model) == "keras3" else getattr(model, model.base_model_prefix)
+    main = backbone(model)
     main.trainable = True
     if n_blocks == 0:
         return

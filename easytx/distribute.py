@@ -286,8 +286,12 @@ def strategy_of(model: Any) -> Any:
 
 
 def _created_in(model: Any, strategy: Any) -> bool:
+    from ._keras import tf_variable
+
     weights = model.weights
-    return bool(weights) and all(strategy.extended.variable_created_in_scope(w) for w in weights[:1])
+    return bool(weights) and all(
+        strategy.extended.variable_created_in_scope(tf_variable(w)) for w in weights[:1]
+    )
 
 
 # ---------------------------------------------------------------------------------------- precision

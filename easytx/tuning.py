@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from . import _env  # noqa: F401
+from ._keras import optimizer_variables
 from .data import TextData, _stratify_key, check_labels_length, check_positive_int, check_texts
 from .errors import (
     ConfigError,
@@ -719,8 +720,9 @@ class _Bench:
                 seed=self.seed,
             )
             return learner
-        for variable in self.model.optimizer.variables():
-            variable.assign(np.zeros(variable.shape, variable.dtype.as_numpy_dtype))
+        for variable in optimizer_variables(self.model.optimizer):
+            dtype = getattr(variable.dtype, "as_numpy_dtype", variable.dtype)  # tf.DType or a name
+            variable.assign(np.zeros(tuple(variable.shape), np.dtype(dtype)))
         learner.train_data, learner.val_data = data, None
         learner.history, learner.batch_history, learner.lr_finder_ = None, {}, None
         return learner

@@ -81,12 +81,15 @@ def mirrored(model_dir: str, out: Path) -> None:
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import easytx.distribute as dist
+    from easytx._keras import tf_variable
 
     _, single = _train(*_data(model_dir), None)  # fresh data: same shuffles in both runs
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     learner, multi = _train(*_data(model_dir), strategy)
     multi["replicas"] = dist.num_replicas(learner.model.distribute_strategy)
-    multi["in_scope"] = bool(strategy.extended.variable_created_in_scope(learner.model.weights[0]))
+    multi["in_scope"] = bool(
+        strategy.extended.variable_created_in_scope(tf_variable(learner.model.weights[0]))
+    )
     result = {"single": single, "mirrored": multi}
     (out / "mirrored.json").write_text(json.dumps(result), encoding="utf-8")
 

@@ -13,8 +13,8 @@ def test_pytorch_safetensors_load_without_torch_like_tf_weights(tiny_models, fam
     pt_model = backend.build_model(
         tiny_models[family, "pt_safetensors"], head="sequence_classification", num_labels=3
     )
-    main_tf = getattr(tf_model, tf_model.base_model_prefix)
-    main_pt = getattr(pt_model, pt_model.base_model_prefix)
+    main_tf = backend.backbone(tf_model)
+    main_pt = backend.backbone(pt_model)
     assert len(main_tf.weights) == len(main_pt.weights) > 10
     for a, b in zip(main_tf.weights, main_pt.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=0, err_msg=a.name)

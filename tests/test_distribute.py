@@ -21,6 +21,8 @@ import pytest
 import easytx
 import easytx.distribute as dist
 from easytx import text
+from easytx._keras import keras_of, optimizer_variables, tf_variable, weights_file_name
+from easytx.backend import backend_of
 from easytx.errors import ConfigError
 from easytx.testing import keyword_dataset
 
@@ -104,14 +106,14 @@ def test_learner_under_mirrored_strategy_end_to_end(tiny_bert, tmp_path):
     strategy = dist.resolve_strategy("mirrored")
     model = learner.model
     assert model is not original and model.distribute_strategy is strategy
-    assert all(strategy.extended.variable_created_in_scope(w) for w in model.weights)
+    assert all(strategy.extended.variable_created_in_scope(tf_variable(w)) for w in model.weights)
     for a, b in zip(original.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert model._easytx_task == "classification"
     optimizer = model.optimizer
-    assert isinstance(optimizer.beta_1, tf.distribute.DistributedValues)  # made in the scope
-    for variable in [optimizer.beta_1, optimizer.learning_rate, *optimizer.variables()]:
-        assert strategy.extended.variable_created_in_scope(variable), variable.name
+    assert isinstance(tf_variable(optimizer.beta_1), tf.distribute.DistributedValues)  # made in the scope
+    for variable in [optimizer.beta_1, optimizer.learning_rate, *optimizer_variables(optimizer)]:
+        assert strategy.extended.variable_created_in_scope(tf_variable(variable)), variable.name
 
     before = [w.copy() for w in model.get_weights()]
     learner.lr_find(num_steps=8, verbose=0)
@@ -119,9 +121,11 @@ def test_learner_under_mirrored_strategy_end_to_end(tiny_bert, tmp_path):
     learner.fit_onecycle(5e-3, 1, checkpoint_folder=tmp_path / "ckpt", verbose=0)
     learner.autofit(1e-3, 1, verbose=0)
     assert len(learner.batch_history["lr"]) == 2 * learner.steps_per_epoch
-    assert (tmp_path / "ckpt" / "weights-01.h5").is_file()
+    assert (tmp_path / "ckpt" / weights_file_name(model, "weights-01")).is_file()
     metric_variables = [v for metric in model.metrics for v in metric.variables]
-    assert metric_variables and all(strategy.extended.variable_created_in_scope(v) for v in metric_variables)
+    assert metric_variables and all(
+        strategy.extended.variable_created_in_scope(tf_variable(v)) for v in metric_variables
+    )
     assert learner.validate(print_report=False).sum() == len(val)
 
     predictor = easytx.get_predictor(learner.model, t)
@@ -155,24 +159,23 @@ def test_finetune_passes_the_strategy_on(tiny_bert):
     strategy = dist.resolve_strategy("mirrored")
     model = predictor.learner.model
     assert model.distribute_strategy is strategy
-    assert strategy.extended.variable_created_in_scope(model.weights[0])
+    assert strategy.extended.variable_created_in_scope(tf_variable(model.weights[0]))
     assert set(predictor.metrics) >= {"accuracy", "macro_f1"}
 
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", pytest.param("mixed_float16", marks=pytest.mark.slow)])
 def test_mixed_precision_trains_and_saves_a_float32_predictor(tiny_bert, tmp_path, policy):
-    import tf_keras
-
     t, trn, val = _data(tiny_bert, n=64)
     learner = easytx.get_learner(
         t.get_classifier(seed=0), train_data=trn, val_data=val, batch_size=16, seed=0, mixed_precision=policy
     )
     model = learner.model
     assert model.dtype_policy.name == policy
-    assert tf_keras.mixed_precision.global_policy().name == "float32"  # policy used only to build
+    assert keras_of(model).mixed_precision.global_policy().name == "float32"  # policy used only to build
     assert all(w.dtype == "float32" for w in model.weights)  # variables stay float32
     # float16 needs loss scaling (Keras wraps the optimizer); schedules reach the inner AdamW
-    assert (type(model.optimizer).__name__ == "LossScaleOptimizerV3") == (policy == "mixed_float16")
+    wrapper = {"keras3": "LossScaleOptimizer", "transformers": "LossScaleOptimizerV3"}[backend_of(model)]
+    assert (type(model.optimizer).__name__ == wrapper) == (policy == "mixed_float16")
     before = [w.copy() for w in model.get_weights()]
     learner.fit_onecycle(5e-3, 2, verbose=0)
     losses = learner.history.history["loss"]
@@ -329,7 +332,8 @@ def test_multi_worker_two_processes_chief_writes_the_predictor(tiny_bert, tmp_pa
 
     # written once, by the chief; nothing from worker 1
     assert (tmp_path / "predictor-w0" / "easytx.json").is_file()
-    assert (tmp_path / "ckpt-w0" / "weights-02.h5").is_file()
-    assert not (tmp_path / "predictor-w1").exists() and not (tmp_path / "ckpt-w1").exists()
     predictor = easytx.load_predictor(tmp_path / "predictor-w0")  # loads on one machine
+    # the checkpoint's weights file is named by the backend the workers trained on (the same here)
+    assert (tmp_path / "ckpt-w0" / weights_file_name(predictor.model, "weights-02")).is_file()
+    assert not (tmp_path / "predictor-w1").exists() and not (tmp_path / "ckpt-w1").exists()
     assert predictor.predict(results[0]["texts"]) == results[0]["predictions"]

@@ -28,6 +28,7 @@ import pytest
 
 import easytx
 from easytx import artifacts, schedules, text
+from easytx._keras import keras_of, optimizer_variables, weights_file_name
 from easytx.errors import ArtifactError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -395,16 +396,15 @@ def test_ctrl_c_keeps_best_weights_then_resume_continues_the_schedule(
     """Ctrl-C in epoch 3 of 3 rolls the model back to its best validated epoch; a new learner then
     resumes from the checkpoint: same weights, same optimizer state (step count, Adam moments),
     and the one-cycle schedule continues at the step where it stopped."""
-    import tf_keras
-
     lr, epochs, folder = 5e-3, 3, tmp_path / "ckpt"
     first = _learner(tiny_bert, small_data)
     steps = first.steps_per_epoch
     ends = []
+    keras = keras_of(first.model)  # the user's callbacks come from the model's own Keras
 
-    class CtrlCInEpoch3(tf_keras.callbacks.Callback):
+    class CtrlCInEpoch3(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            optimizer = [v.numpy().copy() for v in self.model.optimizer.variables()]
+            optimizer = [v.numpy().copy() for v in optimizer_variables(self.model.optimizer)]
             ends.append({"val_loss": logs["val_loss"], "weights": self.model.get_weights(), "opt": optimizer})
 
         def on_train_batch_begin(self, batch, logs=None):
@@ -426,17 +426,17 @@ def test_ctrl_c_keeps_best_weights_then_resume_continues_the_schedule(
     assert sorted(p.name for p in folder.iterdir()) == [
         "optimizer-02.safetensors",  # only the latest optimizer state is kept
         "progress.json",
-        "weights-01.h5",
-        "weights-02.h5",
+        weights_file_name(first.model, "weights-01"),
+        weights_file_name(first.model, "weights-02"),
     ]
 
     second = _learner(tiny_bert, small_data)  # what a new process would build
     seen = {}
 
-    class Spy(tf_keras.callbacks.Callback):
+    class Spy(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
             seen["weights"] = self.model.get_weights()
-            seen["opt"] = [v.numpy().copy() for v in self.model.optimizer.variables()]
+            seen["opt"] = [v.numpy().copy() for v in optimizer_variables(self.model.optimizer)]
 
     history = second.fit_onecycle(
         lr, epochs, checkpoint_folder=folder, resume=True, callbacks=[Spy()], verbose=0
@@ -471,9 +471,9 @@ def test_ctrl_c_keeps_best_weights_then_resume_continues_the_schedule(
 TRAIN_CHILD = """
 import sys, time
 from pathlib import Path
-import tf_keras
 import easytx
 from easytx import text
+from easytx._keras import keras_of
 from easytx.testing import keyword_dataset
 
 model_dir, folder, ready = sys.argv[1:4]
@@ -483,7 +483,7 @@ t = text.Transformer(model_dir, maxlen="auto", verbose=0)
 trn, val = t.preprocess_train(train), t.preprocess_test(test)
 learner = easytx.get_learner(t.get_classifier(seed=0), train_data=trn, val_data=val, batch_size=16, seed=0)
 
-class StopMidEpoch2(tf_keras.callbacks.Callback):
+class StopMidEpoch2(keras_of(learner.model).callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.model.optimizer.iterations.numpy() == learner.steps_per_epoch + 3:
             Path(ready).write_text("ready")
@@ -501,8 +501,8 @@ def test_training_process_killed_mid_epoch_resumes(tiny_bert, small_data, tmp_pa
     sigkill(run_until(TRAIN_CHILD, [tiny_bert, folder, ready], ready))
     progress = json.loads((folder / "progress.json").read_text())
     assert progress["epoch"] == 1
-    assert not (folder / "weights-02.h5").exists()
     learner = _learner(tiny_bert, small_data)
+    assert not (folder / weights_file_name(learner.model, "weights-02")).exists()
     steps = learner.steps_per_epoch
     history = learner.fit_onecycle(5e-3, 3, checkpoint_folder=folder, resume=True, verbose=0)
     assert history.epoch == [1, 2]

@@ -324,6 +324,34 @@ def test_intact_copy_still_loads(saved, tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(texts), predictor.predict_proba(texts), atol=1e-6)
 
 
+def test_checkpoint_weights_check_knows_both_kerases(tmp_path):
+    """Resuming reads a checkpoint's weights after artifacts.check_h5_weights_only: Keras 3
+    `.weights.h5` files (the keras3 backend's checkpoints) pass, whole Keras 3 models saved as
+    .h5 (Lambda bytecode) and HDF5 files that hold no weights are refused."""
+    import warnings
+
+    import h5py
+    import keras
+
+    from easytx.artifacts import check_h5_weights_only
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
+    model.save_weights(str(tmp_path / "weights-01.weights.h5"))
+    check_h5_weights_only(tmp_path / "weights-01.weights.h5")
+
+    whole = keras.Sequential([keras.Input((2,)), keras.layers.Lambda(lambda x: x * 2)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "HDF5 is legacy": that is the point here
+        whole.save(str(tmp_path / "whole.h5"))
+    with pytest.raises(ArtifactError, match="holds a whole Keras model"):
+        check_h5_weights_only(tmp_path / "whole.h5")
+
+    with h5py.File(tmp_path / "empty.h5", "w") as handle:
+        handle.create_dataset("x", data=np.zeros(2))
+    with pytest.raises(ArtifactError, match="holds no Keras weights"):
+        check_h5_weights_only(tmp_path / "empty.h5")
+
+
 def test_symlink_inside_the_folder_is_allowed(saved, tmp_path):
     """Only links that leave the folder are refused."""
     _, original, _ = saved
@@ -360,9 +388,17 @@ def ktrain_predictor_folder(model, tokenizer, folder: Path, marker: Path) -> Pat
 
 @pytest.fixture(scope="module")
 def ktrain_folder(trained, tmp_path_factory) -> tuple:
+    from easytx import backend
+
     learner, t, test = trained
     root = tmp_path_factory.mktemp("ktrain")
-    folder = ktrain_predictor_folder(learner.model, t.tokenizer, root / "ktrain_predictor", root / "PWNED")
+    model = learner.model
+    if backend.backend_of(model) != "transformers":
+        # ktrain saved its models with transformers' TF classes (tf_model.h5): carry the trained
+        # weights over to one, through the predictor format both backends read
+        backend.save_model(model, root / "trained")
+        model = backend.load_model(root / "trained", head="sequence_classification", backend="transformers")
+    folder = ktrain_predictor_folder(model, t.tokenizer, root / "ktrain_predictor", root / "PWNED")
     return folder, root / "PWNED", easytx.get_predictor(learner.model, t), t.maxlen_, test.texts[:40]
 
 
