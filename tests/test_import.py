@@ -2,6 +2,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 
 def _run(code: str, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in ("EASYTX_BACKEND", "TF_USE_LEGACY_KERAS")}
@@ -20,6 +22,7 @@ def test_import_leaves_tf_keras_alone_by_default():
     assert _run(code).stdout.strip() == "3"
 
 
+@pytest.mark.legacy
 def test_legacy_backend_opt_in_sets_legacy_keras_before_tensorflow_loads():
     code = (
         "import easytx, tensorflow as tf, tf_keras; "
