@@ -95,8 +95,7 @@ def legacy_available() -> tuple[bool, str]:
     """Whether the transformers backend can run here, and if not, why."""
     import importlib.util
 
-    if importlib.util.find_spec("tf_keras") is None:
-        return False, "tf-keras is not installed"
+    # transformers first: on transformers 5 (Colab) installing tf-keras alone would not help
     try:
         import transformers
     except ImportError:
@@ -105,6 +104,8 @@ def legacy_available() -> tuple[bool, str]:
     if major >= 5:
         version = transformers.__version__
         return False, f"transformers {version} has no TensorFlow classes (the last with them is 4.57)"
+    if importlib.util.find_spec("tf_keras") is None:
+        return False, "tf-keras is not installed"
     return True, ""
 
 

@@ -431,7 +431,7 @@ def make_tiny_model(
     folder: str | os.PathLike,
     family: str = "bert",
     *,
-    weights: str = "tf",
+    weights: str | None = None,
     vocab_size: int = 400,
     max_length: int = 128,
     seed: int = 0,
@@ -445,11 +445,12 @@ def make_tiny_model(
         Where to write (created).
     family : {"bert", "distilbert", "roberta", "minilm"}
         ``"minilm"`` is a BERT architecture, as MiniLM checkpoints are.
-    weights : {"tf", "pt_safetensors"}
+    weights : {"tf", "pt_safetensors"}, optional
         ``"tf"`` writes ``tf_model.h5``; ``"pt_safetensors"`` writes a PyTorch-layout
         ``model.safetensors`` (no torch needed). Where transformers has no TF classes
         (transformers 5), only ``"pt_safetensors"`` is possible: the random model is then built with
-        :mod:`easytx.encoders`.
+        :mod:`easytx.encoders`. Default: ``"tf"`` where transformers has its TF classes, else
+        ``"pt_safetensors"``.
     vocab_size, max_length, seed : int
         Tokenizer size, model length limit and weight seed.
     corpus : list of str, optional
@@ -463,9 +464,11 @@ def make_tiny_model(
     """
     if family not in FAMILIES:
         raise ValueError(f"`family` must be one of {FAMILIES}. Received: {family!r}")
+    tf_classes = has_tf_classes()
+    if weights is None:
+        weights = "tf" if tf_classes else "pt_safetensors"
     if weights not in ("tf", "pt_safetensors"):
         raise ValueError(f"`weights` must be 'tf' or 'pt_safetensors'. Received: {weights!r}")
-    tf_classes = has_tf_classes()
     if weights == "tf" and not tf_classes:
         from .errors import MissingDependencyError
 

@@ -31,16 +31,23 @@ def test_auto_picks_keras3_for_the_bert_family(tiny_models, monkeypatch):
     monkeypatch.delenv("EASYTX_BACKEND", raising=False)
     for family in ("bert", "distilbert", "roberta", "minilm"):
         assert backend.choose_backend(tiny_models[family, "tf"]) == "keras3"
+
+
+@pytest.mark.legacy
+def test_the_environment_or_the_argument_picks_the_backend(tiny_models, monkeypatch):
     monkeypatch.setenv("EASYTX_BACKEND", "transformers")
     assert backend.choose_backend(tiny_models["bert", "tf"]) == "transformers"
     assert backend.choose_backend(tiny_models["bert", "tf"], "keras3") == "keras3"
 
 
-def test_unsupported_architecture_goes_to_transformers_or_says_what_to_install(
-    tiny_bert, tmp_path, monkeypatch
-):
+@pytest.mark.legacy
+def test_unsupported_architecture_goes_to_transformers(tiny_bert, tmp_path):
     folder = _folder_with_model_type(tiny_bert, tmp_path / "deberta", "deberta-v2")
     assert backend.choose_backend(folder, "auto") == "transformers"
+
+
+def test_unsupported_architecture_says_what_to_install(tiny_bert, tmp_path, monkeypatch):
+    folder = _folder_with_model_type(tiny_bert, tmp_path / "deberta", "deberta-v2")
     with pytest.raises(ConfigError, match="'deberta-v2' model.*legacy extra"):
         backend.choose_backend(folder, "keras3")
     # where the transformers TF classes are missing (transformers 5, no tf-keras)
@@ -102,6 +109,7 @@ def test_keras3_learns_and_one_cycle_moves_momentum(keras3_predictor):
     assert int(np.argmin(moms)) == int(np.argmax(lrs))
 
 
+@pytest.mark.legacy
 def test_a_predictor_saved_by_one_backend_loads_in_the_other(keras3_predictor, tmp_path):
     predictor, test = keras3_predictor
     texts = list(test.texts[:24])
@@ -129,6 +137,7 @@ def test_loading_with_an_impossible_backend_names_the_fix(keras3_predictor, tmp_
         easytx.load_predictor(tmp_path / "p", backend="transformers")
 
 
+@pytest.mark.legacy
 def test_transformers_tf_banner_is_not_printed(tiny_bert):
     # pretrained=False builds outside easytx's quiet loading block: only the filter stops the banner
     code = (
