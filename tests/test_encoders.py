@@ -296,10 +296,12 @@ def test_training_reduces_the_loss_and_reaches_every_weight(folders):
     assert not no_grad
     zero = [v.path for v, g in zip(model.trainable_variables, grads) if not np.any(tf.convert_to_tensor(g))]
     assert not zero, zero
-    # one fit (its tracing dominates the time): 12 full-batch steps memorise 32 texts
-    model.compile(optimizer=keras.optimizers.AdamW(learning_rate=1e-2), loss=loss_fn, jit_compile=False)
-    losses = model.fit(x, y, batch_size=32, epochs=12, verbose=0, shuffle=False).history["loss"]
-    assert losses[-1] < 0.6 * losses[0], losses
+    # one fit (its tracing dominates the time): 30 full-batch steps at 3e-3 memorise 32 texts
+    # (measured with seeds 0-2: final/first loss 0.025-0.043; 12 steps at 1e-2 were unstable, one
+    # seed ended above where it started)
+    model.compile(optimizer=keras.optimizers.AdamW(learning_rate=3e-3), loss=loss_fn, jit_compile=False)
+    losses = model.fit(x, y, batch_size=32, epochs=30, verbose=0, shuffle=False).history["loss"]
+    assert losses[-1] < 0.3 * losses[0], losses
     # freezing works through the documented attributes
     model.backbone.embeddings.trainable = False
     for block in model.backbone.blocks[:1]:
