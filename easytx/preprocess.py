@@ -862,6 +862,7 @@ class Transformer:
         self._check_fitted()
         backend_name = backend
         from . import backend as model_backends  # the module (the argument shadows its name)
+
         for name in ("fpath", "metrics"):
             if kwargs.pop(name, None) is not None:
                 raise ConfigError(f"`{name}` is not supported by easytx's get_classifier().")

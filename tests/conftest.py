@@ -28,6 +28,7 @@ def pytest_configure(config):
 
     tf.config.experimental.enable_op_determinism()
 
+
 from easytx.testing import keyword_dataset, make_tiny_model, to_pt_safetensors  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
