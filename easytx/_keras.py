@@ -23,6 +23,7 @@ __all__ = [
     "tf_variable",
     "optimizer_variables",
     "set_random_seed",
+    "train_tracing_count",
 ]
 
 
@@ -102,6 +103,35 @@ def optimizer_variables(optimizer: Any) -> list:
     """The optimizer's variables (a method in tf-keras, a property in Keras 3)."""
     variables = optimizer.variables
     return list(variables() if callable(variables) else variables)
+
+
+def train_tracing_count(model: Any) -> int:
+    """How many times TensorFlow traced ``model``'s training function (made by ``model.fit``).
+
+    tf-keras' ``train_function`` is itself a ``tf.function``; Keras 3's is a Python function over
+    ``tf.function`` s (one step, and the loop over an iterator): the count of the most-traced one.
+
+    Raises
+    ------
+    ConfigError
+        The model has not trained yet, or runs eagerly (nothing is traced).
+    """
+    from .errors import ConfigError
+
+    function = getattr(model, "train_function", None)
+    if function is None:
+        raise ConfigError("The model has no training function yet: train it (model.fit) first.")
+    if hasattr(function, "experimental_get_tracing_count"):
+        return int(function.experimental_get_tracing_count())
+    cells = [cell.cell_contents for cell in getattr(function, "__closure__", None) or ()]
+    counts = [
+        int(c.experimental_get_tracing_count()) for c in cells if hasattr(c, "experimental_get_tracing_count")
+    ]
+    if not counts:
+        raise ConfigError(
+            f"Cannot find the traced training function of {type(model).__name__} (eager training?)."
+        )
+    return max(counts)
 
 
 def set_random_seed(seed: int) -> None:

@@ -631,6 +631,11 @@ def set_frozen(model: Any, n_blocks: int | None) -> None:
     """
     main = backbone(model)
     main.trainable = True
+    if backend_of(model) == "keras3":
+        # Keras 3 on TensorFlow skips `layer.trainable = True` when the layer already is trainable,
+        # so it would not reach sublayers frozen by an earlier call: unfreeze each one explicitly
+        for layer in main._flatten_layers(include_self=False):
+            layer.trainable = True
     if n_blocks == 0:
         return
     embeddings, blocks = base_layers(model)

@@ -36,6 +36,29 @@ logger = logging.getLogger(__name__)
 __all__ = ["Learner", "get_learner", "LRSuggestions"]
 
 _NO_DECAY = ["LayerNorm", "layer_norm", "bias"]
+_ADAMW: list = []
+
+
+def _keras3_adamw() -> Any:
+    """Keras 3's AdamW, taking sparse (embedding) gradients as dense ones.
+
+    An embedding lookup's gradient is a ``tf.IndexedSlices`` with one row per token, repeated
+    tokens repeating rows. Keras 3's AdamW on TensorFlow applies such rows one by one, which gives
+    a repeated token's embedding another update than the summed gradient would (measured: twice the
+    step of the dense update on a first step); tf-keras sums duplicates first. Converting them to
+    a dense tensor sums the duplicates, as the gradient of the loss is.
+    """
+    if not _ADAMW:
+        import keras
+        import tensorflow as tf
+
+        class AdamW(keras.optimizers.AdamW):
+            def apply(self, grads: Any, trainable_variables: Any = None) -> Any:
+                grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+                return super().apply(grads, trainable_variables)
+
+        _ADAMW.append(AdamW)
+    return _ADAMW[0]
 
 
 @dataclasses.dataclass
@@ -159,13 +182,12 @@ class Learner:
             import keras
 
             # beta_1 as a variable, so that the one-cycle momentum reaches the traced update step
-            optimizer = keras.optimizers.AdamW(
+            optimizer = _keras3_adamw()(
                 learning_rate=1e-5,
                 weight_decay=self.weight_decay,
                 beta_1=keras.Variable(0.9, trainable=False, dtype="float32", name="beta_1"),
                 beta_2=0.999,
                 epsilon=1e-7,
-                gradient_accumulation_steps=self.accumulation_steps if self.accumulation_steps > 1 else None,
             )
             optimizer.exclude_from_weight_decay(var_list=backend.no_decay_variables(self.model))
             return optimizer

@@ -70,10 +70,6 @@ def install_train_step(model: Any, accumulation_steps: int = 1) -> None:
     """
     from ._keras import is_keras3_model
 
-    if is_keras3_model(model):
-        # Keras 3 optimizers accumulate gradients themselves (``gradient_accumulation_steps``,
-        # set by the Learner), so the model keeps its own train_step
-        return
     model.__dict__.pop("train_step", None)
     model.train_function = None  # re-made with the new step
     if accumulation_steps == 1:
@@ -81,9 +77,69 @@ def install_train_step(model: Any, accumulation_steps: int = 1) -> None:
         # AutoGraph is faster but builds a different graph, which changes the seeds of its dropout
         # ops and so the random draws of a seeded run. Kept as it was for repeatability.
         return
-    step = _accumulating_step(model, accumulation_steps)
+    # Keras 3 optimizers can accumulate gradients themselves (``gradient_accumulation_steps``), but
+    # they count every micro-batch as an iteration, so Adam's bias correction (and ``iterations``)
+    # would differ from one batch ``accumulation_steps`` times larger: both Kerases use this step.
+    if is_keras3_model(model):
+        step = _keras3_accumulating_step(model, accumulation_steps)
+    else:
+        step = _accumulating_step(model, accumulation_steps)
     # bypass Keras' attribute tracking (nothing here is a layer or a weight)
     model.__dict__["train_step"] = _without_autograph(step, "training step")
+
+
+def _accumulators(model: Any, variables: list) -> tuple[list, Any]:
+    import tensorflow as tf
+
+    with model.distribute_strategy.scope():
+        accumulators = [
+            tf.Variable(tf.zeros(tuple(v.shape), tf.float32), trainable=False, name=f"accum_{i}")
+            for i, v in enumerate(variables)
+        ]
+        counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="accum_counter")
+    return accumulators, counter
+
+
+def _keras3_accumulating_step(model: Any, steps: int) -> Any:
+    """A Keras 3 ``train_step`` that applies the mean gradient of ``steps`` batches."""
+    import keras
+    import tensorflow as tf
+
+    optimizer = model.optimizer
+    variables = model.trainable_variables
+    accumulators, counter = _accumulators(model, variables)
+
+    def train_step(data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            y_pred = model(x, training=True)
+            loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+            batch = tf.shape(next(t for t in tf.nest.flatten(x) if t is not None))[0]
+            model._loss_tracker.update_state(loss, sample_weight=batch)
+            target = optimizer.scale_loss(loss)  # a LossScaleOptimizer unscales in apply_gradients
+        grads = tape.gradient(target, variables)
+        for acc, grad in zip(accumulators, grads):
+            if grad is not None:
+                acc.assign_add(tf.cast(tf.convert_to_tensor(grad), tf.float32) / steps)
+        counter.assign_add(1)
+
+        def apply() -> Any:
+            pairs = [
+                (tf.cast(acc.read_value(), var.dtype), var)
+                for acc, var, grad in zip(accumulators, variables, grads)
+                if grad is not None
+            ]
+            optimizer.apply_gradients(pairs)
+            for acc in accumulators:
+                acc.assign(tf.zeros_like(acc))
+            return tf.constant(True)
+
+        tf.cond(counter % steps == 0, apply, lambda: tf.constant(False))
+        return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    # bypass Keras' attribute tracking: the accumulators must not become model weights
+    model.__dict__["_easytx_accumulation"] = (steps, accumulators, counter)
+    return train_step
 
 
 def _accumulating_step(model: Any, steps: int) -> Any:
@@ -93,12 +149,7 @@ def _accumulating_step(model: Any, steps: int) -> Any:
 
     optimizer = model.optimizer
     variables = model.trainable_variables
-    with model.distribute_strategy.scope():
-        accumulators = [
-            tf.Variable(tf.zeros(v.shape, tf.float32), trainable=False, name=f"accum_{i}")
-            for i, v in enumerate(variables)
-        ]
-        counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="accum_counter")
+    accumulators, counter = _accumulators(model, variables)
     scaled = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
 
     def train_step(data):

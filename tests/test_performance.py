@@ -11,6 +11,7 @@ import pytest
 
 import easytx
 from easytx import text
+from easytx._keras import train_tracing_count
 from easytx.errors import ConfigError, DataError
 from easytx.testing import keyword_dataset
 
@@ -202,7 +203,7 @@ def test_training_does_not_retrace_per_batch_length(tiny_bert):
     widths = {int(trn.lengths[i].max()) for i in trn.batch_indices(8, shuffle=True, seed=0)}
     assert len(widths) >= 5  # many distinct batch widths
     learner.fit_onecycle(1e-3, 1, verbose=0)
-    assert learner.model.train_function.experimental_get_tracing_count() <= 2
+    assert train_tracing_count(learner.model) <= 2
 
 
 def test_padding_stats_count_what_was_computed(tiny_bert):

@@ -234,9 +234,9 @@ def read_state_dict(folder: str | os.PathLike) -> tuple[dict[str, np.ndarray], s
     present = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
     if "pytorch_model.bin" in present or any(n.startswith("pytorch_model-") for n in present):
         raise ModelNotFoundError(
-            f"{folder} holds only pytorch_model.bin, a pickle, which easytx never loads because "
-            "unpickling can run arbitrary code. Convert it to safetensors where torch is installed: "
-            "`AutoModel.from_pretrained(path).save_pretrained(out, safe_serialization=True)`."
+            f"{folder} holds only pytorch_model.bin, a pickle file that easytx will not load (loading "
+            "a pickle can run arbitrary code). Convert it to safetensors where torch is installed: "
+            "`AutoModel.from_pretrained(folder).save_pretrained(folder, safe_serialization=True)`."
         )
     raise ModelNotFoundError(
         f"No model weights in {folder} (looked for model.safetensors, model.safetensors.index.json and "
