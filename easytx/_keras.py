@@ -8,6 +8,7 @@ Nothing here imports TensorFlow or Keras before it is called.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from . import _env  # noqa: F401
@@ -48,6 +49,8 @@ def legacy_keras() -> Any:
 
 def is_keras3_model(model: Any) -> bool:
     """Whether ``model`` (or layer) is a Keras 3 object rather than a tf-keras one."""
+    if "keras" not in sys.modules:  # no Keras 3 object can exist yet: do not pay for the import
+        return False
     k3 = keras3()
     return k3 is not None and isinstance(model, (k3.Model, k3.layers.Layer))
 

@@ -152,8 +152,8 @@ def choose_backend(source: Path, requested: str | None = None) -> str:
         raise ConfigError(f"`backend` must be one of {list(BACKENDS)}. Received: {where}.")
     config = _read_config_dict(Path(source))
     model_type = config.get("model_type", "?")
-    k3_ok = _keras.keras3() is not None and is_supported(config)
-    legacy_ok, legacy_why = legacy_available()
+    # (importing Keras 3 takes seconds: not when the transformers backend was asked for)
+    k3_ok = choice != "transformers" and is_supported(config) and _keras.keras3() is not None
     if choice == "keras3" or (choice == "auto" and k3_ok):
         if not k3_ok:
             if _keras.keras3() is None:
@@ -167,6 +167,7 @@ def choose_backend(source: Path, requested: str | None = None) -> str:
                 f"extra: {_LEGACY_EXTRA}."
             )
         return "keras3"
+    legacy_ok, legacy_why = legacy_available()
     if not legacy_ok:
         if choice == "transformers":
             what = "backend='transformers' needs"
@@ -486,27 +487,7 @@ def _build_transformers(
     config_overrides: dict | None = None,
     strict: bool = False,
 ) -> Any:
-    """Build a TF model with ``head`` from the checkpoint in ``source``.
-
-    Parameters
-    ----------
-    source : Path
-        A local model folder (see :func:`resolve_model_source`).
-    head : str
-        One of :data:`HEADS`.
-    num_labels : int
-        Size of the task head.
-    id2label : dict, optional
-        Stored in the model config for readability.
-    pretrained : bool
-        Load the checkpoint's weights (``False`` gives random weights from the config).
-    config_overrides : dict, optional
-        Extra config values (e.g. dropout).
-    strict : bool
-        Every weight of the model, head included, must come from a TensorFlow checkpoint in
-        ``source`` (used to convert trained models, where a silently re-initialised head would
-        be wrong); otherwise raise :class:`ModelNotFoundError` naming the missing weights.
-    """
+    """:func:`build_model` on transformers' TF classes (``strict``: weights from a TF checkpoint)."""
     overrides = dict(config_overrides or {})
     overrides["num_labels"] = int(num_labels)
     if id2label:
