@@ -88,7 +88,8 @@ def install_train_step(model: Any, accumulation_steps: int = 1) -> None:
     model.__dict__["train_step"] = _without_autograph(step, "training step")
 
 
-def _accumulators(model: Any, variables: list) -> tuple[list, Any]:
+def _accumulators(model: Any, variables: list, steps: int) -> tuple[list, Any]:
+    """Float32 gradient accumulators for ``variables`` and a micro-batch counter, kept on ``model``."""
     import tensorflow as tf
 
     with model.distribute_strategy.scope():
@@ -97,7 +98,34 @@ def _accumulators(model: Any, variables: list) -> tuple[list, Any]:
             for i, v in enumerate(variables)
         ]
         counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="accum_counter")
+    # bypass Keras' attribute tracking: the accumulators must not become model weights
+    model.__dict__["_easytx_accumulation"] = (steps, accumulators, counter)
     return accumulators, counter
+
+
+def _accumulate(
+    optimizer: Any, variables: list, grads: list, accumulators: list, counter: Any, steps: int
+) -> None:
+    """Add ``grads / steps`` to the accumulators; every ``steps``-th call apply them and reset."""
+    import tensorflow as tf
+
+    for acc, grad in zip(accumulators, grads):
+        if grad is not None:
+            acc.assign_add(tf.cast(tf.convert_to_tensor(grad), tf.float32) / steps)
+    counter.assign_add(1)
+
+    def apply() -> Any:
+        pairs = [
+            (tf.cast(acc.read_value(), var.dtype), var)  # float32 variables: the cast is the identity
+            for acc, var, grad in zip(accumulators, variables, grads)
+            if grad is not None
+        ]
+        optimizer.apply_gradients(pairs)
+        for acc in accumulators:
+            acc.assign(tf.zeros_like(acc))
+        return tf.constant(True)
+
+    tf.cond(counter % steps == 0, apply, lambda: tf.constant(False))
 
 
 def _keras3_accumulating_step(model: Any, steps: int) -> Any:
@@ -107,7 +135,7 @@ def _keras3_accumulating_step(model: Any, steps: int) -> Any:
 
     optimizer = model.optimizer
     variables = model.trainable_variables
-    accumulators, counter = _accumulators(model, variables)
+    accumulators, counter = _accumulators(model, variables, steps)
 
     def train_step(data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -118,27 +146,9 @@ def _keras3_accumulating_step(model: Any, steps: int) -> Any:
             model._loss_tracker.update_state(loss, sample_weight=batch)
             target = optimizer.scale_loss(loss)  # a LossScaleOptimizer unscales in apply_gradients
         grads = tape.gradient(target, variables)
-        for acc, grad in zip(accumulators, grads):
-            if grad is not None:
-                acc.assign_add(tf.cast(tf.convert_to_tensor(grad), tf.float32) / steps)
-        counter.assign_add(1)
-
-        def apply() -> Any:
-            pairs = [
-                (tf.cast(acc.read_value(), var.dtype), var)
-                for acc, var, grad in zip(accumulators, variables, grads)
-                if grad is not None
-            ]
-            optimizer.apply_gradients(pairs)
-            for acc in accumulators:
-                acc.assign(tf.zeros_like(acc))
-            return tf.constant(True)
-
-        tf.cond(counter % steps == 0, apply, lambda: tf.constant(False))
+        _accumulate(optimizer, variables, grads, accumulators, counter, steps)
         return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
-    # bypass Keras' attribute tracking: the accumulators must not become model weights
-    model.__dict__["_easytx_accumulation"] = (steps, accumulators, counter)
     return train_step
 
 
@@ -149,7 +159,7 @@ def _accumulating_step(model: Any, steps: int) -> Any:
 
     optimizer = model.optimizer
     variables = model.trainable_variables
-    accumulators, counter = _accumulators(model, variables)
+    accumulators, counter = _accumulators(model, variables, steps)
     scaled = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
 
     def train_step(data):
@@ -161,23 +171,7 @@ def _accumulating_step(model: Any, steps: int) -> Any:
         grads = tape.gradient(target, variables)
         if scaled:
             grads = optimizer.get_unscaled_gradients(grads)
-        for acc, grad in zip(accumulators, grads):
-            if grad is not None:
-                acc.assign_add(tf.cast(tf.convert_to_tensor(grad), tf.float32) / steps)
-        counter.assign_add(1)
-
-        def apply() -> Any:
-            pairs = [
-                (acc.read_value(), var)
-                for acc, var, grad in zip(accumulators, variables, grads)
-                if grad is not None
-            ]
-            optimizer.apply_gradients(pairs)
-            for acc in accumulators:
-                acc.assign(tf.zeros_like(acc))
-            return tf.constant(True)
-
-        tf.cond(counter % steps == 0, apply, lambda: tf.constant(False))
+        _accumulate(optimizer, variables, grads, accumulators, counter, steps)
         model.compiled_metrics.update_state(y, y_pred, sample_weight)
         results = {}
         for metric in model.metrics:
@@ -188,6 +182,4 @@ def _accumulating_step(model: Any, steps: int) -> Any:
                 results[metric.name] = value
         return results
 
-    # bypass Keras' attribute tracking: the accumulators must not become model weights
-    model.__dict__["_easytx_accumulation"] = (steps, accumulators, counter)
     return train_step
