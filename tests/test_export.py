@@ -91,6 +91,6 @@ def test_export_errors(predictor, tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="opset"):
         predictor.export(tmp_path / "x", format="onnx", opset=7)
     monkeypatch.setitem(sys.modules, "tf2onnx", None)
-    with pytest.raises(MissingDependencyError, match=r"pip install 'easytx\[onnx\]'"):
+    with pytest.raises(MissingDependencyError, match=r"pip install 'easytx-nlp\[onnx\]'"):
         predictor.export(tmp_path / "x", format="onnx")
     assert not (tmp_path / "x").exists()

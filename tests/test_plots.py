@@ -135,7 +135,7 @@ def test_without_matplotlib_a_clear_message(trained, monkeypatch):
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     for draw in (learner.plot, learner.plot_confusion_matrix):
-        with pytest.raises(MissingDependencyError, match=r'pip install "easytx\[plots\]"'):
+        with pytest.raises(MissingDependencyError, match=r'pip install "easytx-nlp\[plots\]"'):
             draw()
     with pytest.raises(MissingDependencyError, match="matplotlib"):
         plots.lr_plot(_sweep())

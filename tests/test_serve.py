@@ -288,7 +288,7 @@ def test_config_checks_and_missing_dependency(monkeypatch, predictor):
     from easytx.serve import create_app
 
     monkeypatch.setitem(sys.modules, "uvicorn", None)
-    with pytest.raises(MissingDependencyError, match=r"pip install 'easytx\[serve\]'"):
+    with pytest.raises(MissingDependencyError, match=r"pip install 'easytx-nlp\[serve\]'"):
         create_app(predictor)
 
 

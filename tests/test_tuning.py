@@ -211,7 +211,7 @@ def test_preprocessed_data_is_read_back_with_the_fitted_transformer(trained):
 
 def test_optuna_missing_is_a_missing_dependency_error(tiny_bert, tune_data, monkeypatch):
     monkeypatch.setitem(sys.modules, "optuna", None)  # makes `import optuna` fail
-    with pytest.raises(MissingDependencyError, match=r"pip install 'easytx\[tune\]'"):
+    with pytest.raises(MissingDependencyError, match=r"pip install 'easytx-nlp\[tune\]'"):
         easytx.tune(tiny_bert, tune_data[0], search="optuna")
 
 
