@@ -7,6 +7,7 @@ retracing (its input signature has unknown dimensions).
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -42,8 +43,10 @@ def forward_fn(model: Any, input_names: list[str]) -> Any:
     if key not in cache:
         signature = [{name: tf.TensorSpec((None, None), tf.int32) for name in input_names}]
 
+        model_ref = weakref.ref(model)  # the cache lives in bindings, keyed weakly by the model
+
         def forward(inputs):
-            return logits_of(model(inputs, training=False))
+            return logits_of(model_ref()(inputs, training=False))
 
         try:
             function = tf.function(forward, input_signature=signature, autograph=False)
