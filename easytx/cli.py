@@ -321,7 +321,7 @@ def _load_tensorflow_quietly() -> None:
 
 def _resolve_engine(args: argparse.Namespace, manifest: dict) -> str:
     """``args.engine`` resolved for the folder; imports TensorFlow (quietly) for the tf engine only."""
-    from .onnx_engine import resolve_engine
+    from .onnx_engine import require_tensorflow, resolve_engine
 
     engine = resolve_engine(args.engine, manifest, folder=args.predictor)
     if engine == "tf":
@@ -331,7 +331,11 @@ def _resolve_engine(args: argparse.Namespace, manifest: dict) -> str:
                 f"(--engine {args.engine}). Pass --engine onnx or onnx-int8 (a folder saved with "
                 "onnx=True or onnx='int8')."
             )
-        _load_tensorflow_quietly()
+        try:
+            _load_tensorflow_quietly()
+        except ImportError:
+            require_tensorflow(args.predictor)  # one line naming what is missing and what to do
+            raise
     return engine
 
 

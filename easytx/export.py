@@ -298,7 +298,25 @@ def quantize_int8(source: str | os.PathLike, target: str | os.PathLike) -> None:
         raise MissingDependencyError(
             f"int8 quantization needs onnxruntime and onnx: {_ONNX_HINT} ({exc})."
         ) from None
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    # quantize_dynamic logs advice through logging.warning() on the root logger, which would
+    # also configure the root logger (basicConfig) of a process that has not: keep both out
+    root = logging.getLogger()
+    guard = logging.NullHandler() if not root.handlers else None
+    advice = _DropQuantizationAdvice()
+    if guard is not None:
+        root.addHandler(guard)
+    root.addFilter(advice)
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    finally:
+        root.removeFilter(advice)
+        if guard is not None:
+            root.removeHandler(guard)
+
+
+class _DropQuantizationAdvice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
 
 
 def _quiet_tf2onnx() -> None:

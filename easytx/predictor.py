@@ -573,7 +573,9 @@ class Predictor:
         except KeyError as exc:
             raise ArtifactError(f"{folder}/easytx.json lacks the entry {exc}.") from None
         loader = None
-        if engine != "tf":  # the tokenizer.json read by the tokenizers package: no transformers
+        if engine == "tf":
+            onnx_engine.require_tensorflow(folder)
+        else:  # the tokenizer.json read by the tokenizers package: no transformers
             from functools import partial
 
             from .tokenizer_json import load_json_tokenizer

@@ -305,6 +305,10 @@ def test_onnx_engine_works_where_tensorflow_cannot_be_imported(classifier, tagge
         clf = easytx.load_predictor(req["clf"])  # auto: the folder has model.onnx
         int8 = easytx.load_predictor(req["clf"], engine="onnx-int8", intra_op_threads=1)
         ner = easytx.load_predictor(req["ner"], engine="onnx")
+        try:
+            easytx.load_predictor(req["clf"], engine="tf")
+        except easytx.MissingDependencyError as exc:
+            tf_error = str(exc)
         out = {{
             "engines": [clf.engine, int8.engine, ner.engine],
             "labels": clf.predict(req["texts"]),
@@ -313,6 +317,7 @@ def test_onnx_engine_works_where_tensorflow_cannot_be_imported(classifier, tagge
             "entities": ner.predict(req["raw"]),
             "accuracy": clf.evaluate(*req["test"], print_report=False)["accuracy"],
             "loaded": sorted(m for m in sys.modules if m.split(".")[0] in {BLOCKED!r}),
+            "tf_error": tf_error,
         }}
         print(json.dumps(out))
         """
@@ -324,6 +329,7 @@ def test_onnx_engine_works_where_tensorflow_cannot_be_imported(classifier, tagge
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["engines"] == ["onnx", "onnx-int8", "onnx"]
     assert out["loaded"] == []
+    assert "The 'tf' engine needs TensorFlow" in out["tf_error"] and "engine='onnx'" in out["tf_error"]
     tf_p = classifier["tf"]
     assert out["labels"] == tf_p.predict(texts)
     assert np.abs(np.array(out["proba"]) - tf_p.predict_proba(texts)).max() <= TOL
@@ -356,7 +362,9 @@ def test_cli_predict_and_serve_without_tensorflow(classifier, tmp_path):
     failed = subprocess.run(
         [*command, "--engine", "tf"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
     )
-    assert failed.returncode != 0 and "tensorflow" in failed.stderr.lower()
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert failed.stderr.startswith("easytx: error: The 'tf' engine needs TensorFlow"), failed.stderr[-2000:]
+    assert "engine='onnx'" in failed.stderr
 
     pytest.importorskip("fastapi")
     port = _free_port()
@@ -453,6 +461,7 @@ def test_threads_reach_onnxruntime(classifier):
     one = easytx.load_predictor(classifier["folder"], engine="onnx", intra_op_threads=1, inter_op_threads=1)
     options = one.model.session.get_session_options()
     assert options.intra_op_num_threads == 1 and options.inter_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"  # see session_options
     assert one.predict(_texts()) == classifier["tf"].predict(_texts())
 
 
@@ -531,3 +540,42 @@ def test_json_tokenizer_gives_the_transformers_tokenizers_ids(tiny_models, famil
             b = js(words, is_split_into_words=True, max_length=max_length, **options)
             assert all(a[n] == b[n] for n in names)
             assert [a.word_ids(i) for i in range(len(words))] == [b.word_ids(i) for i in range(len(words))]
+
+
+# ---------------------------------------------------------------------------- the install for apps
+def test_the_app_distribution_requires_no_tensorflow(tmp_path):
+    """packaging/easytx-nlp-runtime builds a wheel of this very package whose only requirements
+    are numpy, tokenizers and onnxruntime (built from a copy: the source tree stays clean)."""
+    import shutil
+    import zipfile
+
+    pytest.importorskip("setuptools")
+    shutil.copytree(ROOT / "easytx", tmp_path / "easytx", ignore=shutil.ignore_patterns("__pycache__"))
+    project = tmp_path / "packaging" / "easytx-nlp-runtime"
+    shutil.copytree(
+        ROOT / "packaging" / "easytx-nlp-runtime",
+        project,
+        ignore=shutil.ignore_patterns("build", "*.egg-info"),
+    )
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+    done = subprocess.run(
+        [*command, "-w", str(tmp_path / "dist"), str(project)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (wheel,) = (tmp_path / "dist").glob("easytx_nlp_runtime-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        meta_name = next(n for n in names if n.endswith(".dist-info/METADATA"))
+        meta = archive.read(meta_name).decode()
+        entry_points = archive.read(meta_name.replace("METADATA", "entry_points.txt")).decode()
+    requires = [
+        line.split(":", 1)[1].strip() for line in meta.splitlines() if line.startswith("Requires-Dist:")
+    ]
+    required = sorted(
+        r.split(">")[0].split("<")[0].split("=")[0].strip() for r in requires if "extra ==" not in r
+    )
+    assert required == ["numpy", "onnxruntime", "tokenizers"]
+    assert f"Version: {easytx.__version__}" in meta
+    ours = {p.relative_to(ROOT).as_posix() for p in (ROOT / "easytx").rglob("*.py")}
+    assert ours <= names  # every module of the package, the TF engine's included (imported lazily)
+    assert "easytx = easytx.cli:main" in entry_points
