@@ -727,7 +727,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     _load_tensorflow_quietly()
     from .predictor import load_predictor
 
-    predictor = load_predictor(args.predictor)
+    predictor = load_predictor(args.predictor, engine="tf")  # exporting converts the TF model
     folder = predictor.export(args.output, args.format, overwrite=args.overwrite)
     _console(f"exported {args.format} to {folder}")
     return 0

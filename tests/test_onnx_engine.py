@@ -477,6 +477,14 @@ def test_what_needs_tensorflow_says_so(classifier, tmp_path):
     assert not (tmp_path / "again").exists()
 
 
+def test_cli_export_of_a_folder_with_graphs_converts_the_tf_model(classifier, tmp_path, capsys):
+    from easytx.cli import main
+
+    out = tmp_path / "exported"
+    assert main(["export", str(classifier["folder"]), str(out), "--format", "onnx", "-q"]) == 0
+    assert (out / "model.onnx").is_file() and "exported onnx" in capsys.readouterr().out
+
+
 def test_tampered_graphs_are_refused(classifier, tmp_path):
     import shutil
 
