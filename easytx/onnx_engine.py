@@ -102,7 +102,13 @@ def saved_graphs(manifest: dict) -> dict[str, str]:
     graphs = section.get("graphs") if isinstance(section, dict) else None
     if not isinstance(graphs, dict):
         return {}
-    return {k: v for k, v in graphs.items() if k in GRAPH_FILES and isinstance(v, str)}
+    for engine, name in graphs.items():
+        if GRAPH_FILES.get(engine) != name:  # only the files easytx writes, never another path
+            raise ArtifactError(
+                f"easytx.json names {name!r} as the graph of engine {engine!r}; easytx writes "
+                f"{GRAPH_FILES}. The manifest was changed after saving."
+            )
+    return dict(graphs)
 
 
 def resolve_engine(engine: Any, manifest: dict, *, folder: Any = None, backend: str | None = None) -> str:

@@ -471,7 +471,7 @@ class Predictor:
         fp32 = tmp / onnx_engine.GRAPH_FILES["onnx"]
         info = write_onnx_graph(self, fp32, opset=opset)
         if "onnx-int8" in graphs:
-            quantize_int8(fp32, tmp / onnx_engine.GRAPH_FILES["onnx-int8"])
+            info["int8"] = quantize_int8(fp32, tmp / onnx_engine.GRAPH_FILES["onnx-int8"])
         versions = {"tf2onnx": tf2onnx.__version__, "onnx": onnx_package.__version__}
         try:
             import onnxruntime

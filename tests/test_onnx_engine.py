@@ -501,6 +501,15 @@ def test_tampered_graphs_are_refused(classifier, tmp_path):
                 easytx.load_predictor(copy, engine=asked)
 
 
+def test_a_manifest_pointing_the_engine_elsewhere_is_refused(classifier):
+    from easytx import onnx_engine
+
+    meta = json.loads((classifier["folder"] / "easytx.json").read_text())
+    meta["onnx"]["graphs"]["onnx"] = "tokenizer/tokenizer.json"  # listed and checksummed, not a graph
+    with pytest.raises(ArtifactError, match="names 'tokenizer/tokenizer.json' as the graph"):
+        onnx_engine.resolve_engine("onnx", meta)
+
+
 def test_a_graph_swapped_after_verification_is_refused(classifier, monkeypatch):
     """The bytes handed to onnxruntime are the bytes checked: a file replaced between the folder
     check and the session is caught."""
