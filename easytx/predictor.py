@@ -401,6 +401,9 @@ class Predictor:
     def save(self, folder: str | os.PathLike, *, onnx: bool | str = False, opset: int | None = None) -> Path:
         """Save to ``folder`` atomically (see :mod:`easytx.artifacts` for the format).
 
+        Under multi-worker training only the chief writes; the other workers return ``folder``
+        without writing (see ``docs/distributed.md``).
+
         Parameters
         ----------
         folder : path
@@ -412,9 +415,6 @@ class Predictor:
             every other file. Needs tf2onnx and onnx (``pip install 'easytx-nlp[onnx]'``).
         opset : int, optional
             ONNX opset of the graphs (default :data:`easytx.export.DEFAULT_OPSET`).
-
-        Under multi-worker training only the chief writes; the other workers return ``folder``
-        without writing (see ``docs/distributed.md``).
 
         Examples
         --------
