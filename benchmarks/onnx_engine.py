@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--predictor", type=Path, help="a predictor saved with onnx='int8' (skips training)")
     parser.add_argument(
-        "--quick", action="store_true", help="small run: 300 training rows, 300 texts, 1 round"
+        "--quick", action="store_true", help="small run: 600 training rows, 300 texts, 1 round"
     )
     parser.add_argument(
         "--train-rows", type=int, default=2000, help="SST-2 training sentences (default 2000)"
@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         worker(*args.worker)
         return 0
     if args.quick:
-        args.train_rows, args.test_rows, args.single = 300, 300, 60
+        args.train_rows, args.test_rows, args.single = 600, 300, 60
         args.rounds, args.cold_runs, args.batch_passes = 1, 1, 1
     load_before = tuple(round(x, 2) for x in os.getloadavg())
     folder = args.predictor or make_predictor(args.train_rows, args.epochs, args.lr, args.maxlen)
