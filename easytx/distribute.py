@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from . import _env  # noqa: F401
+from .bindings import copy_binding
 from .errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -450,9 +451,7 @@ def prepare_model(model: Any, *, strategy: Any = None, mixed_precision: Any = No
     _multi_worker_setup(clone)
     for before, after in zip(model._flatten_layers(), clone._flatten_layers()):
         after.trainable = before.trainable
-    for key, value in vars(model).items():
-        if key.startswith("_easytx_") and key != "_easytx_forward":
-            setattr(clone, key, value)
+    copy_binding(model, clone)
     logger.info(
         "Re-created the model inside %s%s (weights copied); build it there directly with "
         "get_classifier(strategy=..., mixed_precision=...) to skip the copy.",

@@ -41,6 +41,7 @@ import numpy as np
 
 from . import _env  # noqa: F401
 from ._keras import logits_of
+from .bindings import cache_of
 from .data import check_positive_int
 from .errors import ConfigError, DataTypeError
 
@@ -238,7 +239,7 @@ def _gradient_fn(model: Any, extra_names: tuple[str, ...], output: str) -> Any:
     """A cached ``tf.function``: per-token gradient . (x - x') and the output at each path point."""
     import tensorflow as tf
 
-    cache = model.__dict__.setdefault("_easytx_ig", {})
+    cache = cache_of(model).setdefault("integrated_gradients", {})
     key = (extra_names, output)
     if key not in cache:
         signature = [

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import _env  # noqa: F401
 from ._keras import logits_of
+from .bindings import cache_of
 from .preprocess import TransformerDataset
 
 __all__ = ["forward_fn", "numpy_forward", "predict_logits"]
@@ -40,7 +41,7 @@ def forward_fn(model: Any, input_names: list[str]) -> Any:
     """
     import tensorflow as tf
 
-    cache = model.__dict__.setdefault("_easytx_forward", {})
+    cache = cache_of(model).setdefault("forward", {})
     key = tuple(input_names)
     if key not in cache:
         signature = [{name: tf.TensorSpec((None, None), tf.int32) for name in input_names}]

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from . import artifacts
+from .bindings import bind
 from .errors import ArtifactError, ConfigError
 
 logger = logging.getLogger(__name__)
@@ -182,7 +183,7 @@ def convert_ktrain_predictor(
             id2label=dict(enumerate(names)),
             strict=True,
         )
-        model._easytx_task = preproc.task.name
+        bind(model, task=preproc.task, preproc=preproc)
         Predictor(model, preproc, batch_size=batch_size).save(out)
     logger.info("Converted the ktrain predictor %s to %s (tf_model.preproc was not opened).", folder, out)
     return load_predictor(out)

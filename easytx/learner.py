@@ -25,6 +25,7 @@ from . import (
 )
 from . import callbacks as cb
 from ._keras import is_keras3_model, keras_of, optimizer_variables
+from .bindings import preproc_of, task_of
 from .data import TextData, check_positive_int, check_texts
 from .errors import ArtifactError, ConfigError, DataTypeError, NotFittedError
 from .inference import predict_logits
@@ -158,9 +159,7 @@ class Learner:
         self.jit_compile = jit_compile
         self.accumulation_steps = accumulation_steps
         # the preprocessor's own task object (shared, so tuned thresholds reach the predictor)
-        self.task = getattr(model, "_easytx_task_object", None) or task_from_name(
-            getattr(model, "_easytx_task", "classification")
-        )
+        self.task = task_of(model) or task_from_name("classification")
         self.history = None
         self.batch_history: dict[str, list] = {}
         self.lr_finder_: LRSuggestions | None = None
@@ -779,7 +778,7 @@ class Learner:
 
         if preproc is not None and hasattr(preproc, "labels_"):
             return preproc.labels_
-        own = getattr(self.model, "_easytx_preproc", None)
+        own = preproc_of(self.model)
         if own is not None and hasattr(own, "labels_") and not class_names:
             return own.labels_
         k = int(self.model.config.num_labels)
@@ -889,7 +888,7 @@ def _suggest(lrs: list, losses: list) -> LRSuggestions:
 
 def _encode_text_data(model: Any, train_data: Any, val_data: Any, batch_size: int | None) -> tuple:
     """Tokenize TextData with the preprocessor that built ``model`` (the article's chaining)."""
-    preproc = getattr(model, "_easytx_preproc", None)
+    preproc = preproc_of(model)
     if preproc is None:
         raise DataTypeError(
             "get_learner received TextData, which needs the Transformer that built `model` to be "

@@ -26,6 +26,7 @@ from . import (
     distribute,
     onnx_engine,
 )
+from .bindings import bind, metrics_of
 from .data import check_positive_int, check_texts, iter_table_chunks, table_format
 from .errors import ArtifactError, ConfigError, DataError, DataTypeError, EasytxError
 from .inference import predict_logits
@@ -603,8 +604,12 @@ class Predictor:
                 f"{where} gives the model {found} outputs but "
                 f"{folder / 'easytx.json'} describes {expected}: the files do not belong together."
             )
-        model._easytx_task = task
-        model._easytx_task_object = preproc.task
+        if preproc.task.name != task:
+            raise ArtifactError(
+                f"{folder / 'easytx.json'} names the task {task!r} but its preprocessing entry builds "
+                f"a {preproc.task.name!r} task: the manifest was edited or damaged. Save the predictor again."
+            )
+        bind(model, task=preproc.task, preproc=preproc)
         return cls(model, preproc, batch_size=batch_size, metrics=meta.get("metrics")), identity, folder
 
     @staticmethod
@@ -630,7 +635,7 @@ def get_predictor(model: Any, preproc: Transformer, batch_size: int = 64) -> Pre
             f"`preproc` must be the easytx Transformer used for training. Received: {type(preproc).__name__}."
         )
     preproc._check_fitted()
-    return Predictor(model, preproc, batch_size=batch_size, metrics=getattr(model, "_easytx_metrics", None))
+    return Predictor(model, preproc, batch_size=batch_size, metrics=metrics_of(model))
 
 
 def load_predictor(

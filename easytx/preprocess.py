@@ -17,6 +17,7 @@ from . import (
     _env,  # noqa: F401
     backend,
 )
+from .bindings import bind
 from .data import TextData, check_labels_length, check_positive_int, check_texts, iter_table_chunks
 from .errors import ConfigError, DataError, NotFittedError
 from .labels import ClassLabels, infer_task, label_encoder_from_dict
@@ -894,9 +895,9 @@ class Transformer:
             bias = self.task.initial_bias(self.labels_)
             if bias is not None:
                 model_backends.set_output_bias(model, bias)
-        model._easytx_task = self.task.name  # lets get_learner/get_predictor check pairing
-        model._easytx_task_object = self.task  # the Learner compiles with this very object
-        model._easytx_preproc = self  # lets get_learner and tune accept TextData with this model
+        # the Learner compiles with this very task object; get_learner and tune tokenize TextData
+        # for this model with this preprocessor
+        bind(model, task=self.task, preproc=self)
         return model
 
     def get_regression_model(self, **kwargs: Any) -> Any:

@@ -6,6 +6,7 @@ import logging
 import os
 from typing import Any
 
+from .bindings import bind
 from .data import check_positive_int, read_table
 from .errors import ConfigError, DataTypeError
 
@@ -111,7 +112,7 @@ def finetune(
     learner.fit_onecycle(lr, epochs, verbose=verbose)
     proba = learner.predict_proba(val)
     metrics = preproc.task.scores(val.y, proba, preproc.labels_)
-    learner.model._easytx_metrics = metrics
+    bind(learner.model, metrics=metrics)
     predictor = get_predictor(learner.model, preproc)
     predictor.learner = learner
     logger.info("Validation: %s", metrics)

@@ -22,6 +22,7 @@ import logging
 from typing import Any
 
 from . import _env  # noqa: F401
+from .bindings import cache_of
 
 __all__ = ["install_train_step"]
 
@@ -98,8 +99,8 @@ def _accumulators(model: Any, variables: list, steps: int) -> tuple[list, Any]:
             for i, v in enumerate(variables)
         ]
         counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="accum_counter")
-    # bypass Keras' attribute tracking: the accumulators must not become model weights
-    model.__dict__["_easytx_accumulation"] = (steps, accumulators, counter)
+    # kept beside the model, not on it: the accumulators must not become model weights
+    cache_of(model)["accumulation"] = (steps, accumulators, counter)
     return accumulators, counter
 
 

@@ -496,11 +496,12 @@ def make_tiny_model(
         save_pretrained(model, folder)  # then the config.json transformers' config class writes:
         (folder / "config.json").write_text(json.dumps(config_dict, indent=2, sort_keys=True) + "\n")
         return folder
-    import tensorflow as tf
     from transformers import TFAutoModel
 
+    from ._keras import set_random_seed
+
     config = _config(arch, len(tokenizer), max_length, tokenizer.pad_token_id)
-    tf.random.set_seed(seed)
+    set_random_seed(seed)  # tf-keras' initializers draw from its own generator, not tf.random's
     model = TFAutoModel.from_config(config)
     model(model.dummy_inputs, training=False)
     if weights == "tf":

@@ -30,6 +30,7 @@ import numpy as np
 
 from . import _env  # noqa: F401
 from ._keras import optimizer_variables
+from .bindings import bind, preproc_of
 from .data import TextData, _stratify_key, check_labels_length, check_positive_int, check_texts
 from .errors import (
     ConfigError,
@@ -637,7 +638,7 @@ def _resolve_model(model: Any) -> tuple[Any, Any]:
     if isinstance(model, Transformer):
         return model, None
     if hasattr(model, "config") and hasattr(model, "fit"):
-        base = getattr(model, "_easytx_preproc", None)
+        base = preproc_of(model)
         if base is None:
             raise DataTypeError(
                 "`model` is a TF model that easytx did not build, so its preprocessor is unknown. "
@@ -791,5 +792,5 @@ class _Bench:
         preproc, dataset = self.prepare(params["maxlen"])
         learner = self.learner(dataset, params)
         learner.fit_onecycle(params["lr"], params["epochs"], verbose=self.fit_verbose)
-        self.model._easytx_preproc = preproc
+        bind(self.model, preproc=preproc)
         return learner, preproc

@@ -20,7 +20,7 @@ import pytest
 
 import easytx
 import easytx.distribute as dist
-from easytx import text
+from easytx import bindings, text
 from easytx._keras import keras_of, optimizer_variables, tf_variable, weights_file_name
 from easytx.backend import backend_of
 from easytx.errors import ConfigError
@@ -109,7 +109,8 @@ def test_learner_under_mirrored_strategy_end_to_end(tiny_bert, tmp_path):
     assert all(strategy.extended.variable_created_in_scope(tf_variable(w)) for w in model.weights)
     for a, b in zip(original.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
-    assert model._easytx_task == "classification"
+    assert bindings.task_of(model) is bindings.task_of(original) is t.task  # the binding followed
+    assert bindings.preproc_of(model) is t and "_easytx_task" not in vars(model)
     optimizer = model.optimizer
     assert isinstance(tf_variable(optimizer.beta_1), tf.distribute.DistributedValues)  # made in the scope
     for variable in [optimizer.beta_1, optimizer.learning_rate, *optimizer_variables(optimizer)]:

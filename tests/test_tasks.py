@@ -276,17 +276,13 @@ def multilabel_trained(tiny_bert):
     t = text.Transformer(tiny_bert, maxlen=32)
     trn = t.preprocess_train(x[:720], y[:720])
     val = t.preprocess_test(x[720:], y[720:])
-    # lr 2e-3: at 5e-3 the tiny model sometimes collapsed to the label priors (measured: one seed of
-    # two on each backend); at 2e-3, three seeds on each backend all reached val macro-F1 1.0 in a
-    # fresh process, but seed 0 still failed once inside a full-suite run (the draws depend on the
-    # TF ops the process ran before). Up to three seeds until the fixture is made independent of
-    # that; a broken multi-label path fails all three.
-    for seed in (0, 1, 2):
-        learner = easytx.get_learner(t.get_classifier(seed=seed), trn, val, batch_size=16, seed=seed)
-        learner.fit_onecycle(2e-3, 8, verbose=0)
-        predicted = easytx.get_predictor(learner.model, t).predict(x[720:])
-        if learner.history.history["val_macro_f1"][-1] >= 0.8 and [] in predicted:
-            break
+    # One seed, no retries: the tiny model's weights are seeded for every Keras (easytx.testing), so
+    # the run is the same in any process. The recipe learns from any start: lr 1e-3, batch 8,
+    # 12 epochs reached val macro-F1 1.0 and predicted [] for every "neither" text with seeds 0-3 on
+    # both backends (measured 2026-12-06); lr 2e-3 for 10 epochs left one seed in four at 0.83 on
+    # Keras 3, batch 16 one in four at 0.80-0.85 per backend, and 5e-3 collapsed some to the priors.
+    learner = easytx.get_learner(t.get_classifier(seed=0), trn, val, batch_size=8, seed=0)
+    learner.fit_onecycle(1e-3, 12, verbose=0)
     return learner, t, (x[720:], y[720:])
 
 
@@ -313,7 +309,9 @@ def test_multilabel_trains_predicts_lists_and_reports_per_label(multilabel_train
     assert isinstance(rows[0][2], list) and isinstance(rows[0][3], list)
     learner.lr_find(num_steps=8, verbose=0)  # recompiles nothing away: same loss, metrics, weights
     assert learner.model.loss.name == "binary_crossentropy"
-    assert {m.name for m in learner.model.metrics} >= {"micro_f1", "macro_f1"}
+    val_batches = learner.val_data.to_tfdataset(16, shuffle=False)
+    scores = learner.model.evaluate(val_batches, return_dict=True, verbose=0)
+    assert {"micro_f1", "macro_f1"} <= set(scores)  # (Keras 3 lists them inside "compile_metrics")
     np.testing.assert_allclose(predictor.predict_proba(x_val), proba, atol=1e-6)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import easytx
-from easytx import tuning
+from easytx import bindings, tuning
 from easytx.errors import ConfigError, DataError, DataTypeError, MissingDependencyError
 from easytx.testing import keyword_dataset
 from easytx.tuning import Range, TuneResult
@@ -264,7 +264,7 @@ def test_get_learner_accepts_text_data_with_a_model_from_get_classifier(trained,
 def test_get_learner_with_text_data_needs_the_models_preprocessor(trained, keyword_data):
     _, t, _ = trained
     model = t.get_classifier()
-    del model._easytx_preproc
+    bindings.bind(model, preproc=None)  # a model easytx did not build has no preprocessor
     with pytest.raises(DataTypeError, match="TextData"):
         easytx.get_learner(model, train_data=keyword_data[0])
 
