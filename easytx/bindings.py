@@ -34,7 +34,9 @@ class Binding:
     metrics : dict or None
         Validation metrics measured after training (written into a saved predictor).
     cache : dict
-        Per-model caches of traced functions and training-step state; never copied.
+        Per-model caches of traced functions and training-step state; never copied. What is
+        cached here must not hold the model strongly (a traced function reaches it through a
+        ``weakref``), or the model would never be freed.
     """
 
     task: Any = None

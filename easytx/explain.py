@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import logging
+import weakref
 from typing import Any
 
 import numpy as np
@@ -249,11 +250,13 @@ def _gradient_fn(model: Any, extra_names: tuple[str, ...], output: str) -> Any:
             tf.TensorSpec((), tf.int32),
         ]
 
+        model_ref = weakref.ref(model)  # the cache lives in bindings, keyed weakly by the model
+
         @tf.function(input_signature=signature)
         def path_gradients(path, extra, diff, target):
             with tf.GradientTape() as tape:
                 tape.watch(path)
-                logits = logits_of(model({"inputs_embeds": path, **extra}, training=False))
+                logits = logits_of(model_ref()({"inputs_embeds": path, **extra}, training=False))
                 if output == "proba":
                     values = tf.nn.softmax(logits, axis=-1)[:, target]
                 else:

@@ -10,6 +10,7 @@ imports no TensorFlow.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -46,8 +47,10 @@ def forward_fn(model: Any, input_names: list[str]) -> Any:
     if key not in cache:
         signature = [{name: tf.TensorSpec((None, None), tf.int32) for name in input_names}]
 
+        model_ref = weakref.ref(model)  # the cache lives in bindings, keyed weakly by the model
+
         def forward(inputs):
-            return logits_of(model(inputs, training=False))
+            return logits_of(model_ref()(inputs, training=False))
 
         try:
             function = tf.function(forward, input_signature=signature, autograph=False)

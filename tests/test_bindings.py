@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import weakref
 
 import numpy as np
 import pytest
@@ -76,3 +77,19 @@ def test_finetune_metrics_reach_the_saved_predictor(tiny_bert, small_data, tmp_p
     assert bindings.metrics_of(predictor.model) == predictor.metrics
     saved = json.loads((predictor.save(tmp_path / "q") / "easytx.json").read_text())
     assert saved["metrics"] == pytest.approx(predictor.metrics)
+
+
+def test_a_predictor_let_go_frees_its_model(trained, tmp_path):
+    # traced forward and gradient functions are cached per model; they reach the model through a
+    # weakref, so a server or notebook that loads predictors again and again does not keep every
+    # model alive (before, every loaded model stayed in memory for the life of the process)
+    learner, t, test = trained
+    folder = easytx.get_predictor(learner.model, t).save(tmp_path / "p")
+    predictor = easytx.load_predictor(folder)
+    predictor.predict(test.texts[:3])
+    predictor.explain(test.texts[0], n_steps=8, max_steps=8)
+    assert set(bindings.cache_of(predictor.model)) >= {"forward", "integrated_gradients"}
+    model = weakref.ref(predictor.model)
+    del predictor
+    gc.collect()
+    assert model() is None
