@@ -465,6 +465,18 @@ def test_threads_reach_onnxruntime(classifier):
     assert one.predict(_texts()) == classifier["tf"].predict(_texts())
 
 
+def test_an_onnx_predictor_let_go_frees_its_session(classifier):
+    import gc
+    import weakref
+
+    predictor = easytx.load_predictor(classifier["folder"], engine="onnx")
+    predictor.predict(_texts())
+    model = weakref.ref(predictor.model)
+    del predictor
+    gc.collect()
+    assert model() is None  # nothing (bindings, caches) keeps the session alive
+
+
 def test_what_needs_tensorflow_says_so(classifier, tmp_path):
     onnx_p = classifier["onnx"]
     for call in (
