@@ -2,8 +2,9 @@
 
 Every sub-command has ``--help``. Mistakes in the input (a missing file or column, a bad option)
 print one line ``easytx: error: ...`` on stderr and exit with status 1 (2 for unknown options), never
-a traceback. TensorFlow loads only for the sub-commands that run a model (``info`` and ``--help``
-stay fast).
+a traceback. TensorFlow loads only for the sub-commands that run a model with it (``info`` and ``--help``
+stay fast); ``predict``, ``evaluate`` and ``serve`` with ``--engine onnx`` (or ``auto`` on a
+folder saved with ONNX graphs) never import it.
 
 Examples
 --------
@@ -13,6 +14,7 @@ Examples
     easytx predict my_predictor reviews_new.csv --output predictions.csv
     echo "what a wonderful film" | easytx predict my_predictor
     easytx serve my_predictor --port 8000
+    easytx predict my_predictor reviews_new.csv --engine onnx-int8 --threads 2
 """
 
 from __future__ import annotations
@@ -98,6 +100,24 @@ def _nonnegative_float(text: str) -> float:
 
 
 # --------------------------------------------------------------------------- parser
+def _add_engine_options(p: argparse.ArgumentParser) -> None:
+    from .onnx_engine import ENGINES
+
+    p.add_argument(
+        "--engine",
+        choices=list(ENGINES),
+        default="auto",
+        help="what runs the model: tf, onnx or onnx-int8 (graphs written by save(onnx=...); no "
+        "TensorFlow loaded); auto (default): onnx when the folder has model.onnx and onnxruntime "
+        "is installed, else tf",
+    )
+    p.add_argument(
+        "--threads",
+        type=_positive_int,
+        help="ONNX engines: onnxruntime intra-op threads (default: one per physical core)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``easytx`` argument parser (sub-commands train, evaluate, predict, info, export, serve)."""
     common = argparse.ArgumentParser(add_help=False)
@@ -156,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-column", default="label", help="column holding the labels (default: label)")
     p.add_argument("--batch-size", type=_positive_int, help="texts per forward pass (default: saved)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
+    _add_engine_options(p)
     p.set_defaults(handler=_cmd_evaluate)
 
     # predict -------------------------------------------------------------------------------
@@ -187,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--chunk-size", type=_positive_int, default=256, help="texts read per chunk (default 256)")
     p.add_argument("--batch-size", type=_positive_int, help="texts per forward pass (default: saved)")
+    _add_engine_options(p)
     p.set_defaults(handler=_cmd_predict)
 
     # info ----------------------------------------------------------------------------------
@@ -240,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-queue", type=_positive_int, default=4096, help="texts waiting before 503 (4096)")
     p.add_argument("--batch-size", type=_positive_int, help="texts per forward pass (default: saved)")
     p.add_argument("--access-log", action="store_true", help="log every request")
+    _add_engine_options(p)
     p.set_defaults(handler=_cmd_serve)
     return parser
 
@@ -294,6 +317,36 @@ def _load_tensorflow_quietly() -> None:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def _resolve_engine(args: argparse.Namespace, manifest: dict) -> str:
+    """``args.engine`` resolved for the folder; imports TensorFlow (quietly) for the tf engine only."""
+    from .onnx_engine import require_tensorflow, resolve_engine
+
+    engine = resolve_engine(args.engine, manifest, folder=args.predictor)
+    if engine == "tf":
+        if args.threads is not None:
+            raise ConfigError(
+                f"--threads sets onnxruntime's threads, but {args.predictor} loads with the tf engine "
+                f"(--engine {args.engine}). Pass --engine onnx or onnx-int8 (a folder saved with "
+                "onnx=True or onnx='int8')."
+            )
+        try:
+            _load_tensorflow_quietly()
+        except ImportError:
+            require_tensorflow(args.predictor)  # one line naming what is missing and what to do
+            raise
+    return engine
+
+
+def _load(args: argparse.Namespace, manifest: dict) -> Any:
+    """Load ``args.predictor`` with ``args.engine`` (see :func:`_resolve_engine`)."""
+    engine = _resolve_engine(args, manifest)
+    from .predictor import load_predictor
+
+    return load_predictor(
+        args.predictor, batch_size=args.batch_size, engine=engine, intra_op_threads=args.threads
+    )
 
 
 def _console(text: str = "") -> None:
@@ -395,12 +448,9 @@ def _int_lists(matrix: Any) -> Any:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from . import artifacts
 
-    artifacts.read_manifest(args.predictor)  # a clear error before TensorFlow loads
+    manifest = artifacts.read_manifest(args.predictor)  # a clear error before TensorFlow loads
     texts, labels = _read_labelled(args.data, args.text_column, args.label_column)
-    _load_tensorflow_quietly()
-    from .predictor import load_predictor
-
-    predictor = load_predictor(args.predictor, batch_size=args.batch_size)
+    predictor = _load(args, manifest)
     encoder = predictor.preproc.labels_
     y = encoder.transform(_coerce_labels(labels, encoder))
     proba = predictor.predict_proba(texts)
@@ -569,7 +619,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     from . import artifacts
 
-    artifacts.read_manifest(args.predictor)
+    manifest = artifacts.read_manifest(args.predictor)
     source = None if args.input in (None, "-") else args.input
     in_fmt = _input_format(source, args.input_format)
     out_fmt = _output_format(args.output, args.output_format)
@@ -592,10 +642,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             raise _not_utf8(where, exc) from None
         if first is not None:
             records = itertools.chain([first], records)
-        _load_tensorflow_quietly()
-        from .predictor import load_predictor
-
-        predictor = load_predictor(args.predictor, batch_size=args.batch_size)
+        predictor = _load(args, manifest)
         classes = [c if isinstance(c, (str, int, bool)) else str(c) for c in predictor.get_classes()]
         if args.output:
             out_handle = stack.enter_context(open(args.output, "w", encoding="utf-8", newline=""))
@@ -680,7 +727,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     _load_tensorflow_quietly()
     from .predictor import load_predictor
 
-    predictor = load_predictor(args.predictor)
+    predictor = load_predictor(args.predictor, engine="tf")  # exporting converts the TF model
     folder = predictor.export(args.output, args.format, overwrite=args.overwrite)
     _console(f"exported {args.format} to {folder}")
     return 0
@@ -692,7 +739,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from .serve import ServeConfig, require_server_dependencies, serve
 
     require_server_dependencies()
-    artifacts.read_manifest(args.predictor)
+    manifest = artifacts.read_manifest(args.predictor)
     config = ServeConfig(
         batching=not args.no_batching,
         max_batch_size=args.max_batch_size,
@@ -701,9 +748,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_body_bytes=args.max_body_bytes,
         max_queue=args.max_queue,
     ).check()
-    _load_tensorflow_quietly()
+    engine = _resolve_engine(args, manifest)
     serve(
         args.predictor,
+        engine=engine,
+        intra_op_threads=args.threads,
         host=args.host,
         port=args.port,
         config=config,

@@ -13,6 +13,7 @@ import logging
 import math
 import numbers
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,14 +42,14 @@ _MISSING = object()
 def _is_missing(value: Any) -> bool:
     if value is None:
         return True
+    if isinstance(value, str):
+        return False
     if isinstance(value, float) and math.isnan(value):
         return True
-    try:  # pandas NA / NaT
-        import pandas as pd
-
-        return value is pd.NA or value is pd.NaT
-    except ImportError:  # pragma: no cover
-        return False
+    # pandas NA / NaT can only exist once pandas is imported: never import it here (an app on
+    # the ONNX engine does not pay its import, nor need it installed)
+    pd = sys.modules.get("pandas")
+    return pd is not None and (value is getattr(pd, "NA", _MISSING) or value is getattr(pd, "NaT", _MISSING))
 
 
 def _as_list(values: Any, name: str, *, part: str = "texts") -> list:

