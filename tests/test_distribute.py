@@ -142,6 +142,28 @@ def test_learner_under_mirrored_strategy_end_to_end(tiny_bert, tmp_path):
     assert easytx.get_learner(inside, train_data=trn, strategy=strategy).model is inside
 
 
+def test_training_under_a_strategy_makes_one_pass_over_the_data_per_epoch(tiny_bert, monkeypatch):
+    """Keras 3 reads a batch from a new pass over the data at the start of fit/evaluate under a
+    strategy (to learn its shapes); that pass shifted the per-epoch shuffle seed of easytx datasets,
+    so training under a strategy saw other batches than on one device."""
+    from easytx.preprocess import TransformerDataset
+
+    t, trn, val = _data(tiny_bert, n=32)
+    learner = easytx.get_learner(
+        t.get_classifier(seed=0), train_data=trn, val_data=val, batch_size=16, seed=0, strategy="mirrored"
+    )
+    passes = []
+    original = TransformerDataset.batch_indices
+
+    def spy(self, *args, **kwargs):
+        passes.append(("train" if self is trn else "val", kwargs.get("seed")))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(TransformerDataset, "batch_indices", spy)
+    learner.fit_onecycle(1e-3, 2, verbose=0)
+    assert passes == [("train", 0), ("val", None), ("train", 1), ("val", None)]
+
+
 @pytest.mark.slow
 def test_finetune_passes_the_strategy_on(tiny_bert):
     import pandas as pd

@@ -264,6 +264,51 @@ class Backbone(keras.layers.Layer):
         return x, tuple(hidden)
 
 
+def _symbolic_batch(iterator: Any) -> Any:
+    """Symbolic tensors shaped like the batches ``iterator`` (a Keras 3 epoch iterator) will give.
+
+    Read from the dataset's ``element_spec``, without drawing any data; ``None`` when the data
+    is not a ``tf.data`` pipeline of plain tensors (then Keras reads a batch, as it does by default).
+    """
+    import tensorflow as tf
+
+    get_dataset = getattr(getattr(iterator, "data_adapter", None), "get_tf_dataset", None)
+    if get_dataset is None:
+        return None
+    try:
+        spec = get_dataset().element_spec
+    except Exception:  # noqa: BLE001 - any adapter trouble: leave it to Keras' own path
+        return None
+    leaves = tf.nest.flatten(spec)
+    if not leaves or not all(type(leaf) is tf.TensorSpec for leaf in leaves):
+        return None
+    return tf.nest.map_structure(lambda s: keras.KerasTensor(tuple(s.shape), s.dtype.name), spec)
+
+
+def _for_multi_worker_mean(model: Any, logs: Any) -> Any:
+    """A training or test step's logs, shaped for Keras 3's reduction over several workers.
+
+    Under ``MultiWorkerMirroredStrategy`` Keras 3 averages each value a step returns with
+    ``strategy.reduce("MEAN", value, axis=0)`` (``reduce_per_replica``), which fails on the scalar
+    metric results (``ValueError: Invalid reduction dimension 0 for input with 0 dimensions``;
+    tensorflow/tensorflow#72388). Given as one-element vectors, the same reduction returns their
+    mean over all replicas, a scalar again. Elsewhere the logs are returned unchanged.
+    """
+    import tensorflow as tf
+
+    strategy = model.distribute_strategy
+    in_multi_worker_mode = getattr(strategy.extended, "_in_multi_worker_mode", None)
+    if not (
+        isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        and callable(in_multi_worker_mode)
+        and in_multi_worker_mode()
+    ):
+        return logs
+    return tf.nest.map_structure(
+        lambda v: tf.reshape(v, [1]) if isinstance(v, tf.Tensor) and v.shape.rank == 0 else v, logs
+    )
+
+
 def _uses_pooler(config: EncoderConfig, head: str | None) -> bool:
     if config.model_type == "bert":
         return head in (None, "sequence_classification")
@@ -340,6 +385,34 @@ class EncoderModel(keras.Model):
         if self.output_layer is not None:
             self.output_layer.build((None, None, h))
         self.built = True
+
+    def train_step(self, data: Any) -> Any:
+        # (the accumulating step of easytx.steps replaces this one; it runs on one replica only)
+        return _for_multi_worker_mean(self, super().train_step(data))
+
+    def test_step(self, data: Any) -> Any:
+        return _for_multi_worker_mean(self, super().test_step(data))
+
+    def _maybe_symbolic_build(self, iterator: Any = None, data_batch: Any = None) -> Any:
+        """Build metrics and loss from the data's shapes instead of a batch read from the data.
+
+        Keras 3's TensorFlow trainer, for a model made in a ``tf.distribute`` strategy's scope,
+        starts every ``fit``/``evaluate`` by opening a new pass over the data, reading one batch
+        and averaging it over the replicas with ``strategy.reduce``, only to learn its shapes
+        (``keras/src/backend/tensorflow/trainer.py``, ``_maybe_symbolic_build``). Two harms: the
+        extra pass counts as an epoch of an easytx dataset, whose shuffle seed is ``seed`` plus
+        the passes so far, so training under a strategy saw other batches than on one device;
+        and ``MultiWorkerMirroredStrategy`` cannot reduce a dict of per-replica batches
+        (``ValueError: Attempt to convert a value ({'input_ids': PerReplica:...``;
+        keras-team/keras#20329). The dataset's ``element_spec`` gives the same shapes (batch and
+        length unknown) without reading any data.
+        """
+        strategy = getattr(self, "_distribute_strategy", None)  # None: Keras builds nothing here
+        if strategy is not None and data_batch is None and iterator is not None:
+            batch = _symbolic_batch(iterator)
+            if batch is not None:
+                iterator, data_batch = None, batch
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     @property
     def word_embeddings(self) -> Any:
