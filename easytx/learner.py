@@ -217,6 +217,12 @@ class Learner:
         from .steps import install_train_step
 
         install_train_step(self.model, self.accumulation_steps)
+        if self.jit_compile and is_keras3_model(self.model) and not self.model.jit_compile:
+            logger.warning(
+                "jit_compile=True was turned off by Keras: it runs no XLA while TensorFlow's op "
+                "determinism is enabled (tf.config.experimental.enable_op_determinism) or when a "
+                "layer does not support XLA. Training goes on without XLA."
+            )
         if self.jit_compile:
             # XLA compiles once per input shape: round batch widths up to a multiple of 8
             self.train_data.pad_to_multiple_of = max(self.train_data.pad_to_multiple_of, 8)

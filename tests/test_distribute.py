@@ -226,14 +226,22 @@ def test_jit_compile_trains_like_the_graph_step(tiny_bert):
     Dropout is off (XLA draws other random numbers); maxlen=8 keeps batch shapes to one or two
     widths, so XLA compiles few programs.
     """
+    from tensorflow.python.framework import config as tf_config
+
     results = []
-    for jit in (False, True):
-        t, trn, _ = _data(tiny_bert, n=32, maxlen=8)
-        model = t.get_classifier(seed=0, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-        learner = easytx.get_learner(model, train_data=trn, batch_size=16, seed=0, jit_compile=jit)
-        assert learner.model._jit_compile is jit
-        learner.fit_onecycle(1e-3, 2, verbose=0)
-        results.append((learner.batch_history["loss"], learner.model.get_weights()))
+    determinism = tf_config.is_op_determinism_enabled()  # conftest turns it on; Keras 3 runs no
+    tf_config.disable_op_determinism()  # XLA while it is on
+    try:
+        for jit in (False, True):
+            t, trn, _ = _data(tiny_bert, n=32, maxlen=8)
+            model = t.get_classifier(seed=0, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+            learner = easytx.get_learner(model, train_data=trn, batch_size=16, seed=0, jit_compile=jit)
+            assert learner.model.jit_compile is jit
+            learner.fit_onecycle(1e-3, 2, verbose=0)
+            results.append((learner.batch_history["loss"], learner.model.get_weights()))
+    finally:
+        if determinism:
+            tf_config.enable_op_determinism()
     (loss_a, w_a), (loss_b, w_b) = results
     np.testing.assert_allclose(loss_a, loss_b, rtol=1e-4)
     for a, b in zip(w_a, w_b):
@@ -360,3 +368,14 @@ def test_multi_worker_two_processes_chief_writes_the_predictor(tiny_bert, tmp_pa
     assert (tmp_path / "ckpt-w0" / weights_file_name(predictor.model, "weights-02")).is_file()
     assert not (tmp_path / "predictor-w1").exists() and not (tmp_path / "ckpt-w1").exists()
     assert predictor.predict(results[0]["texts"]) == results[0]["predictions"]
+
+
+def test_keras3_says_when_it_turns_jit_compile_off(tiny_bert, caplog):
+    # with TF op determinism on (conftest), Keras 3 compiles without XLA; the Learner says so
+    t, trn, _ = _data(tiny_bert, n=32, maxlen=8)
+    with caplog.at_level("WARNING", logger="easytx.learner"):
+        learner = easytx.get_learner(
+            t.get_classifier(seed=0, backend="keras3"), train_data=trn, jit_compile=True
+        )
+    assert learner.model.jit_compile is False
+    assert "turned off by Keras" in caplog.text

