@@ -170,7 +170,7 @@ def test_save_killed_leaves_a_complete_predictor(two_predictors, tmp_path, caplo
 
 
 WRITER_CHILD = """
-import json, shutil, sys
+import json, shutil, sys, time
 from pathlib import Path
 from easytx import artifacts
 
@@ -184,6 +184,8 @@ for i in range(int(rounds)):
     artifacts.write_folder(
         target, lambda tmp: [shutil.copytree(source / p, tmp / p) for p in ("model", "tokenizer")], manifest
     )
+    time.sleep(0.05)  # each version stays long enough for the reader to see it (a save of the tiny
+    # predictor can take less time than one verified read, and then the reader saw only one version)
 """
 
 
