@@ -30,6 +30,7 @@ from .errors import (
     MissingDependencyError,
     ModelNotFoundError,
     NotFittedError,
+    QueueFullError,
 )
 
 __version__ = "0.1.0"
@@ -56,6 +57,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelNotFoundError",
     "NotFittedError",
+    "QueueFullError",
     "TextData",
     "train_test_split",
     "__version__",

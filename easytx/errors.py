@@ -19,6 +19,7 @@ __all__ = [
     "ArtifactError",
     "ModelNotFoundError",
     "MissingDependencyError",
+    "QueueFullError",
     "closest_match_hint",
 ]
 
@@ -49,6 +50,10 @@ class ArtifactError(EasytxError, OSError):
 
 class ModelNotFoundError(EasytxError, OSError):
     """A model name or folder that cannot be resolved to a loadable checkpoint."""
+
+
+class QueueFullError(EasytxError, RuntimeError):
+    """The server's queue holds more texts than ``max_queue`` allows (HTTP 503); retry later."""
 
 
 def closest_match_hint(name: str, candidates: Iterable[str]) -> str:

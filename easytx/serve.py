@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .errors import ConfigError, MissingDependencyError
+from .errors import ConfigError, MissingDependencyError, QueueFullError
 
 logger = logging.getLogger(__name__)
 
@@ -96,10 +96,6 @@ class ServeConfig:
         if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait <= 1000:
             raise ConfigError(f"`max_wait_ms` must be a number in [0, 1000]. Received: max_wait_ms={wait!r}")
         return self
-
-
-class QueueFullError(Exception):
-    """More texts are waiting than ``max_queue`` allows."""
 
 
 class MicroBatcher:

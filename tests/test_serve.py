@@ -277,6 +277,7 @@ def test_a_failing_request_does_not_fail_its_batch_mates():
 def test_queue_limit_refuses_with_queue_full():
     results, _, _ = _run_batcher([["a"] * 3, ["b"] * 3], max_queue=4, max_wait_ms=20)
     assert isinstance(results[1], QueueFullError) and "limit 4" in str(results[1])
+    assert isinstance(results[1], easytx.EasytxError)  # one error hierarchy, the server's included
     assert results[0].shape == (3, 1)
 
 
