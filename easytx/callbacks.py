@@ -13,7 +13,10 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from . import _env  # noqa: F401
+from . import (
+    _env,  # noqa: F401
+    schedules,
+)
 from ._keras import save_weights_h5, weights_file_name
 
 logger = logging.getLogger(__name__)
@@ -199,7 +202,8 @@ class LRFinderCallback(Callback):
         self._step = 0
 
     def on_train_batch_begin(self, batch, logs=None):
-        lr = self.start_lr * (self.end_lr / self.start_lr) ** (self._step / (self.num_steps - 1))
+        progress = min(self._step / max(self.num_steps - 1, 1), 1.0)
+        lr = schedules.exponential(progress, self.start_lr, self.end_lr)
         self.model.optimizer.learning_rate.assign(lr)
         self._lr = lr
 
