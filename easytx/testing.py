@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import random
+import socket
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +33,8 @@ __all__ = [
     "make_tiny_model",
     "to_pt_safetensors",
     "has_tf_classes",
+    "free_port",
+    "stop_process",
 ]
 
 FAMILIES = ("bert", "distilbert", "roberta", "minilm")
@@ -510,3 +514,20 @@ def make_tiny_model(
         config.save_pretrained(str(folder))
         _write_pt_safetensors(model, folder)
     return folder
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now (for a test server started next)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stop_process(proc: subprocess.Popen, *, timeout: float = 20) -> None:
+    """Terminate a test's child process (e.g. ``easytx serve``); kill it if it outlives ``timeout``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -29,10 +28,12 @@ from easytx import text
 from easytx.errors import ArtifactError, ConfigError, EasytxError, MissingDependencyError
 from easytx.testing import (
     entity_dataset,
+    free_port,
     keyword_dataset,
     multilabel_dataset,
     pair_dataset,
     regression_dataset,
+    stop_process,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -367,7 +368,7 @@ def test_cli_predict_and_serve_without_tensorflow(classifier, tmp_path):
     assert "engine='onnx'" in failed.stderr
 
     pytest.importorskip("fastapi")
-    port = _free_port()
+    port = free_port()
     serve = [sys.executable, "-m", "easytx", "serve", str(folder), "--engine", "onnx-int8", "-q"]
     proc = subprocess.Popen(
         [*serve, "--port", str(port), "--threads", "1"],
@@ -388,18 +389,7 @@ def test_cli_predict_and_serve_without_tensorflow(classifier, tmp_path):
             < 1e-5
         )
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        stop_process(proc)
 
 
 def _wait_for(port: int, proc: subprocess.Popen) -> dict:

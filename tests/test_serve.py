@@ -7,7 +7,6 @@ import asyncio
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -21,16 +20,11 @@ import pytest
 import easytx
 from easytx.errors import MissingDependencyError
 from easytx.serve import MicroBatcher, QueueFullError, ServeConfig
+from easytx.testing import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_TEXTS = 8
 MAX_BODY = 4096
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Client:
@@ -87,12 +81,7 @@ def server(predictor, tmp_path_factory):
             time.sleep(0.3)
         yield client, proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 

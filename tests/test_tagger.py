@@ -16,7 +16,7 @@ import easytx
 from easytx import text
 from easytx.errors import ConfigError, DataError
 from easytx.tagging import IGNORE_INDEX, convert_scheme, first_subtokens, get_entities
-from easytx.testing import entity_dataset
+from easytx.testing import entity_dataset, free_port, stop_process
 
 SENTENCE = "Angela Merkel visited Paris"
 
@@ -269,7 +269,6 @@ def test_served_tagger_returns_entities(tagger, tmp_path):
     """`easytx serve` on a saved tagger answers /predict with the same entities as predict()."""
     import http.client
     import os
-    import socket
     import time
     from pathlib import Path
 
@@ -277,9 +276,7 @@ def test_served_tagger_returns_entities(tagger, tmp_path):
     predictor = easytx.get_predictor(learner.model, preproc)
     folder = predictor.save(tmp_path / "served")
     texts = [SENTENCE, "Siemens opened an office in Oslo ."]
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     root = Path(__file__).resolve().parents[1]
     command = [
         sys.executable,
@@ -321,10 +318,5 @@ def test_served_tagger_returns_entities(tagger, tmp_path):
         assert status == 200, raw[:500]
         assert json.loads(raw)["predictions"] == json.loads(json.dumps(predictor.predict(texts)))
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
