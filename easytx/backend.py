@@ -50,6 +50,7 @@ __all__ = [
     "backend_of",
     "legacy_available",
     "no_decay_variables",
+    "head_variables",
     "rebuild",
     "HEADS",
     "resolve_model_source",
@@ -629,6 +630,17 @@ def set_frozen(model: Any, n_blocks: int | None) -> None:
         embeddings.trainable = False
     for block in blocks[:n_blocks]:
         block.trainable = False
+
+
+def head_variables(model: Any) -> list:
+    """The trainable variables of a model's task head: all of its trainable variables that are
+    not its backbone's (the classifier, and DistilBERT's pre-classifier or RoBERTa's dense layer).
+
+    These are the weights a fine-tune initialises at random; :class:`~easytx.Learner` trains
+    them at ``head_lr_multiplier`` times the learning rate.
+    """
+    body = {id(v) for v in backbone(model).trainable_variables}
+    return [v for v in model.trainable_variables if id(v) not in body]
 
 
 def no_decay_variables(model: Any) -> list:

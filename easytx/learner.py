@@ -37,29 +37,79 @@ logger = logging.getLogger(__name__)
 __all__ = ["Learner", "get_learner", "LRSuggestions"]
 
 _NO_DECAY = ["LayerNorm", "layer_norm", "bias"]
-_ADAMW: list = []
+_ADAMW: dict = {}
+
+#: Default of ``head_lr_multiplier``: the new task head learns this many times faster than the
+#: pretrained encoder (measured in docs/training-defaults.md).
+HEAD_LR_MULTIPLIER = 30.0
 
 
 def _keras3_adamw() -> Any:
-    """Keras 3's AdamW, taking sparse (embedding) gradients as dense ones.
+    """Keras 3's AdamW, with sparse (embedding) gradients taken as dense ones and a faster head.
 
     An embedding lookup's gradient is a ``tf.IndexedSlices`` with one row per token, repeated
     tokens repeating rows. Keras 3's AdamW on TensorFlow applies such rows one by one, which gives
     a repeated token's embedding another update than the summed gradient would (measured: twice the
     step of the dense update on a first step); tf-keras sums duplicates first. Converting them to
     a dense tensor sums the duplicates, as the gradient of the loss is.
+
+    The variables given to ``scale_head`` take Adam steps ``multiplier`` times larger (their
+    learning rate times ``multiplier``; the decoupled weight decay keeps the base rate).
     """
-    if not _ADAMW:
+    if "keras3" not in _ADAMW:
         import keras
         import tensorflow as tf
 
         class AdamW(keras.optimizers.AdamW):
+            head_multiplier = 1.0
+            _head_keys: frozenset = frozenset()
+
+            def scale_head(self, variables: list, multiplier: float) -> None:
+                self.head_multiplier = float(multiplier)
+                self._head_keys = frozenset(self._var_key(v) for v in variables)
+
             def apply(self, grads: Any, trainable_variables: Any = None) -> Any:
                 grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
                 return super().apply(grads, trainable_variables)
 
-        _ADAMW.append(AdamW)
-    return _ADAMW[0]
+            def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> Any:
+                if self.head_multiplier != 1.0 and self._var_key(variable) in self._head_keys:
+                    learning_rate = learning_rate * self.head_multiplier
+                return super().update_step(gradient, variable, learning_rate)
+
+        _ADAMW["keras3"] = AdamW
+    return _ADAMW["keras3"]
+
+
+def _tf_keras_adamw() -> Any:
+    """tf-keras' AdamW with the same ``scale_head`` as :func:`_keras3_adamw`.
+
+    Its ``update_step`` reads the learning rate itself, so a head variable's step is scaled
+    after the fact: the variable moves ``multiplier`` times as far as AdamW moved it (the same
+    step as a ``multiplier`` times larger learning rate; the weight decay, applied before, keeps
+    the base rate).
+    """
+    if "tf_keras" not in _ADAMW:
+        import tensorflow as tf
+        import tf_keras
+
+        class AdamW(tf_keras.optimizers.AdamW):
+            head_multiplier = 1.0
+            _head_keys: frozenset = frozenset()
+
+            def scale_head(self, variables: list, multiplier: float) -> None:
+                self.head_multiplier = float(multiplier)
+                self._head_keys = frozenset(self._var_key(v) for v in variables)
+
+            def update_step(self, gradient: Any, variable: Any) -> Any:
+                if self.head_multiplier == 1.0 or self._var_key(variable) not in self._head_keys:
+                    return super().update_step(gradient, variable)
+                before = tf.identity(variable)
+                super().update_step(gradient, variable)
+                return variable.assign(before + (variable - before) * self.head_multiplier)
+
+        _ADAMW["tf_keras"] = AdamW
+    return _ADAMW["tf_keras"]
 
 
 @dataclasses.dataclass
@@ -147,6 +197,7 @@ class Learner:
         bucket: bool = True,
         jit_compile: bool | None = None,
         accumulation_steps: int = 1,
+        head_lr_multiplier: float = HEAD_LR_MULTIPLIER,
     ):
         self.model = model
         self.train_data = train_data
@@ -158,11 +209,13 @@ class Learner:
         self.bucket = bucket
         self.jit_compile = jit_compile
         self.accumulation_steps = accumulation_steps
+        self.head_lr_multiplier = head_lr_multiplier
         # the preprocessor's own task object (shared, so tuned thresholds reach the predictor)
         self.task = task_of(model) or task_from_name("classification")
         self.history = None
         self.batch_history: dict[str, list] = {}
         self.lr_finder_: LRSuggestions | None = None
+        self.thresholds_report_: dict | None = None
         self._compile()
         if accumulation_steps > 1 and self.steps_per_epoch % accumulation_steps:
             logger.warning(
@@ -189,17 +242,16 @@ class Learner:
                 epsilon=1e-7,
             )
             optimizer.exclude_from_weight_decay(var_list=backend.no_decay_variables(self.model))
-            return optimizer
-        import tf_keras
-
-        optimizer = tf_keras.optimizers.AdamW(
-            learning_rate=1e-5,
-            weight_decay=self.weight_decay,
-            beta_1=tf.Variable(0.9, trainable=False, dtype=tf.float32, name="beta_1"),
-            beta_2=0.999,
-            epsilon=1e-7,
-        )
-        optimizer.exclude_from_weight_decay(var_names=_NO_DECAY)
+        else:
+            optimizer = _tf_keras_adamw()(
+                learning_rate=1e-5,
+                weight_decay=self.weight_decay,
+                beta_1=tf.Variable(0.9, trainable=False, dtype=tf.float32, name="beta_1"),
+                beta_2=0.999,
+                epsilon=1e-7,
+            )
+            optimizer.exclude_from_weight_decay(var_names=_NO_DECAY)
+        optimizer.scale_head(backend.head_variables(self.model), self.head_lr_multiplier)
         return optimizer
 
     def _compile(self) -> None:
@@ -284,6 +336,7 @@ class Learner:
         start_step: int = 0,
         resume: bool = False,
         run: dict | None = None,
+        tune_thresholds: bool = True,
     ) -> Any:
         epochs = check_positive_int(epochs, "epochs")
         user = _check_callbacks(callbacks, self.model)
@@ -341,7 +394,35 @@ class Learner:
                     "Training interrupted before any validated epoch; the model keeps the weights it "
                     "had reached."
                 )
+            return self.history
+        if tune_thresholds and val_dataset is not None and hasattr(self.task, "tune_thresholds"):
+            self._tune_thresholds_after_fit(verbose)
         return self.history
+
+    def _tune_thresholds_after_fit(self, verbose: int) -> None:
+        """Multi-label: tune each label's threshold on the validation data and report it."""
+        data = self.val_data
+        proba = self.predict_proba(data)
+        labels = self._labels(None, None)
+        before = self.task.scores(data.y, proba, labels)
+        thresholds = self.task.tune_thresholds(data.y, proba)
+        after = self.task.scores(data.y, proba, labels)
+        self.thresholds_report_ = {
+            "thresholds": dict(zip([str(c) for c in labels.classes_], thresholds)),
+            "before": before,
+            "after": after,
+        }
+        shown = ", ".join(f"{name} {t:g}" for name, t in self.thresholds_report_["thresholds"].items())
+        message = (
+            f"Per-label thresholds tuned on the validation data ({len(data.y)} rows): {shown}. "
+            f"Validation micro-F1 {before['micro_f1']:.4f} -> {after['micro_f1']:.4f}, macro-F1 "
+            f"{before['macro_f1']:.4f} -> {after['macro_f1']:.4f} (pass tune_thresholds=False to "
+            "keep the previous thresholds)."
+        )
+        if verbose:
+            _console(message)
+        else:
+            logger.info(message)
 
     @staticmethod
     def _set_aside_old_checkpoint(folder: Path) -> None:
@@ -410,6 +491,7 @@ class Learner:
         callbacks: Sequence | None = None,
         verbose: int = 1,
         resume: bool = False,
+        tune_thresholds: bool = True,
     ) -> Any:
         """Train with the one-cycle policy (see :func:`easytx.schedules.one_cycle` for the shape).
 
@@ -437,6 +519,13 @@ class Learner:
             ``checkpoint_folder``: weights, optimizer state, epoch, schedule position and data
             order are restored and the remaining epochs are trained. Pass the same options as the
             first call. Without a checkpoint there yet, training starts from the beginning.
+        tune_thresholds : bool
+            Multi-label models with labelled validation data: at the end, set each label's
+            decision threshold to the one that maximises its F1 on the validation data (see
+            :meth:`tune_thresholds`), report the validation F1 before and after (printed with
+            ``verbose``, logged otherwise, kept in ``learner.thresholds_report_``); the
+            thresholds are saved with the predictor. ``False`` keeps the thresholds as they are.
+            Other tasks ignore it.
 
         Returns
         -------
@@ -471,6 +560,7 @@ class Learner:
             verbose=verbose,
             resume=resume,
             run=run,
+            tune_thresholds=tune_thresholds,
         )
 
     def fit(
@@ -485,12 +575,13 @@ class Learner:
         callbacks: Sequence | None = None,
         verbose: int = 1,
         resume: bool = False,
+        tune_thresholds: bool = True,
     ) -> Any:
         """ktrain's ``fit``: constant ``lr`` for ``n_cycles`` epochs, or SGDR with ``cycle_len``.
 
         With ``cycle_len``, the learning rate follows cosine annealing with warm restarts:
         ``n_cycles`` cycles, the ``i``-th lasting ``cycle_len * cycle_mult**i`` epochs.
-        ``checkpoint_folder`` and ``resume`` work as in :meth:`fit_onecycle`.
+        ``checkpoint_folder``, ``resume`` and ``tune_thresholds`` work as in :meth:`fit_onecycle`.
         """
         lr = _check_lr(lr)
         n_cycles = check_positive_int(n_cycles, "n_cycles")
@@ -523,6 +614,7 @@ class Learner:
             verbose=verbose,
             resume=resume,
             run=run,
+            tune_thresholds=tune_thresholds,
         )
 
     def autofit(
@@ -542,13 +634,14 @@ class Learner:
         verbose: int = 1,
         *,
         resume: bool = False,
+        tune_thresholds: bool = True,
     ) -> Any:
         """ktrain's ``autofit``: one triangular lr cycle per epoch, early stopping, plateau cuts.
 
         With ``epochs=None`` training runs until ``monitor`` stops improving
         (``early_stopping`` defaults to 5 and ``reduce_on_plateau`` to 2 then), and the best
-        weights are restored. ``checkpoint_folder`` and ``resume`` work as in
-        :meth:`fit_onecycle` (the early-stopping patience count restarts on resume).
+        weights are restored. ``checkpoint_folder``, ``resume`` and ``tune_thresholds`` work as
+        in :meth:`fit_onecycle` (the early-stopping patience count restarts on resume).
         """
         lr = _check_lr(lr)
         run = {
@@ -606,6 +699,7 @@ class Learner:
             extra_callbacks=extra,
             resume=resume,
             run=run,
+            tune_thresholds=tune_thresholds,
         )
 
     def lr_find(
@@ -947,6 +1041,7 @@ def get_learner(
     strategy: Any = None,
     mixed_precision: str | None = None,
     accumulation_steps: int = 1,
+    head_lr_multiplier: float = HEAD_LR_MULTIPLIER,
 ) -> Learner:
     """Wrap a model and its data in a :class:`Learner` (ktrain's ``get_learner``).
 
@@ -986,6 +1081,13 @@ def get_learner(
         Update the weights once every ``accumulation_steps`` batches with their mean gradient:
         an effective batch of ``batch_size * accumulation_steps`` in the memory of one
         ``batch_size`` batch (see :mod:`easytx.steps`). Single-device only.
+    head_lr_multiplier : float
+        The task head (the classifier layers a fine-tune initialises at random, see
+        :func:`easytx.backend.head_variables`) learns at this many times the learning rate of
+        the pretrained encoder: discriminative learning rates, so that the new head catches up
+        with an encoder that must move little. ``1`` trains every weight at one rate. Applies to
+        every task, schedule and ``lr_find``; weight decay keeps the base rate. Default 30
+        (measured in ``docs/training-defaults.md``).
 
     Examples
     --------
@@ -1021,6 +1123,16 @@ def get_learner(
     if not isinstance(weight_decay, (int, float)) or weight_decay < 0:
         raise ConfigError(f"`weight_decay` must be >= 0. Received: {weight_decay!r}")
     accumulation_steps = check_positive_int(accumulation_steps, "accumulation_steps")
+    if (
+        isinstance(head_lr_multiplier, bool)
+        or not isinstance(head_lr_multiplier, (int, float))
+        or not (head_lr_multiplier > 0 and math.isfinite(head_lr_multiplier))
+    ):
+        raise ConfigError(
+            "`head_lr_multiplier` must be a positive number (the head's learning rate over the "
+            f"encoder's). Received: head_lr_multiplier={head_lr_multiplier!r}. Use 1 for one rate "
+            f"everywhere; the default is {HEAD_LR_MULTIPLIER:g}."
+        )
     model = distribute.prepare_model(model, strategy=strategy, mixed_precision=mixed_precision)
     seed = _check_distributed(distribute.strategy_of(model), batch_size, seed)
     if accumulation_steps > 1 and distribute.num_replicas(distribute.strategy_of(model)) > 1:
@@ -1040,4 +1152,5 @@ def get_learner(
         bucket=bucket,
         jit_compile=jit_compile,
         accumulation_steps=accumulation_steps,
+        head_lr_multiplier=float(head_lr_multiplier),
     )

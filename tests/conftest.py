@@ -57,7 +57,7 @@ def pytest_configure(config):
     tf.config.experimental.enable_op_determinism()
 
 
-from easytx.testing import keyword_dataset, make_tiny_model, to_pt_safetensors  # noqa: E402
+from easytx.testing import TINY_HEAD_LR, keyword_dataset, make_tiny_model, to_pt_safetensors  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -111,9 +111,15 @@ def trained(tiny_bert, keyword_data):
     trn = t.preprocess_train(train)
     val = t.preprocess_test(test)
     # seeded head: the same model in every process (seeds 0-3 all reach val accuracy >= 0.99 on
-    # both backends, measured 2026-12-06); unseeded, a run sometimes learned a different model
+    # both backends, measured 2026-12-06); unseeded, a run sometimes learned a different model.
+    # The tiny encoder is random, not pretrained: it learns at the head's rate (TINY_HEAD_LR)
     learner = easytx.get_learner(
-        t.get_classifier(seed=0), train_data=trn, val_data=val, batch_size=16, seed=0
+        t.get_classifier(seed=0),
+        train_data=trn,
+        val_data=val,
+        batch_size=16,
+        seed=0,
+        head_lr_multiplier=TINY_HEAD_LR,
     )
     learner.fit_onecycle(5e-3, 4, verbose=0)
     return learner, t, test

@@ -13,7 +13,7 @@ import pytest
 import easytx
 from easytx import backend, text
 from easytx.errors import ArtifactError, ConfigError
-from easytx.testing import keyword_dataset
+from easytx.testing import TINY_HEAD_LR, keyword_dataset
 
 
 def _folder_with_model_type(src, dst, model_type):
@@ -88,7 +88,12 @@ def keras3_predictor(tiny_models):
     t = text.Transformer(tiny_models["bert", "pt_safetensors"], maxlen="auto")
     trn, val = t.preprocess_train(train), t.preprocess_test(test)
     learner = easytx.get_learner(
-        t.get_classifier(seed=0, backend="keras3"), train_data=trn, val_data=val, batch_size=16, seed=0
+        t.get_classifier(seed=0, backend="keras3"),
+        train_data=trn,
+        val_data=val,
+        batch_size=16,
+        seed=0,
+        head_lr_multiplier=TINY_HEAD_LR,
     )
     learner.fit_onecycle(5e-3, 4, verbose=0)
     predictor = easytx.get_predictor(learner.model, t)

@@ -7,7 +7,7 @@ import easytx
 from easytx import backend, text
 from easytx._keras import keras_of, weights_file_name
 from easytx.errors import ConfigError, DataTypeError, NotFittedError
-from easytx.testing import FAMILIES, keyword_dataset
+from easytx.testing import FAMILIES, TINY_HEAD_LR, keyword_dataset
 
 
 def _learner(model_dir, data, *, seed=0, batch_size=16, val=True):
@@ -16,7 +16,12 @@ def _learner(model_dir, data, *, seed=0, batch_size=16, val=True):
     trn = t.preprocess_train(train)
     vd = t.preprocess_test(test) if val else None
     learner = easytx.get_learner(
-        t.get_classifier(seed=seed), train_data=trn, val_data=vd, batch_size=batch_size, seed=seed
+        t.get_classifier(seed=seed),
+        train_data=trn,
+        val_data=vd,
+        batch_size=batch_size,
+        seed=seed,
+        head_lr_multiplier=TINY_HEAD_LR,
     )
     return learner, t
 
@@ -217,3 +222,40 @@ def test_three_classes_int_labels_with_class_names(tiny_bert):
     predictor = easytx.get_predictor(model, t)
     assert set(predictor.predict(x[:6])) <= {"neg", "pos", "neutral"}
     assert predictor.predict_proba(x[:6]).shape == (6, 3)
+
+
+@pytest.mark.parametrize("multiplier", [0.5, 4.0])
+def test_head_lr_multiplier_scales_the_heads_steps_only(tiny_bert, small_data, multiplier):
+    # The compiled optimizer's step for the same weights and gradients, without weight decay:
+    # the same for every variable but the head's, which moves `multiplier` times as far (steps of
+    # 1e-5; atol: a few float32 roundings of the weights)
+    train, _ = small_data
+    t = text.Transformer(tiny_bert, maxlen="auto")
+    trn = t.preprocess_train(train)
+    rng = np.random.default_rng(0)
+    moved = []
+    for m in (1.0, multiplier):
+        learner = easytx.get_learner(
+            t.get_classifier(seed=0), trn, seed=0, weight_decay=0.0, head_lr_multiplier=m
+        )
+        variables = learner.model.trainable_variables
+        head = {id(v) for v in backend.head_variables(learner.model)}
+        assert head and len(head) < len(variables)
+        if not moved:
+            grads = [rng.normal(size=tuple(v.shape)).astype("float32") for v in variables]
+        before = [v.numpy() for v in variables]
+        for _ in range(2):  # the second step uses Adam's moments
+            learner.model.optimizer.apply_gradients(zip(grads, variables))
+        moved.append([(id(v) in head, v.numpy() - b) for v, b in zip(variables, before)])
+    for (is_head, base), (_, scaled) in zip(*moved):
+        np.testing.assert_allclose(scaled, base * multiplier if is_head else base, rtol=0, atol=1e-8)
+    assert all(np.abs(base).max() > 0 for _, base in moved[0])
+
+
+def test_head_lr_multiplier_is_checked(tiny_bert, small_data):
+    train, _ = small_data
+    t = text.Transformer(tiny_bert, maxlen="auto")
+    trn = t.preprocess_train(train)
+    for bad in (0, -1.0, float("nan"), "10", True):
+        with pytest.raises(ConfigError, match="head_lr_multiplier.*Received"):
+            easytx.get_learner(t.get_classifier(seed=0), trn, head_lr_multiplier=bad)

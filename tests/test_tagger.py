@@ -16,7 +16,7 @@ import easytx
 from easytx import text
 from easytx.errors import ConfigError, DataError
 from easytx.tagging import IGNORE_INDEX, convert_scheme, first_subtokens, get_entities
-from easytx.testing import entity_dataset, free_port, stop_process
+from easytx.testing import TINY_HEAD_LR, entity_dataset, free_port, stop_process
 
 SENTENCE = "Angela Merkel visited Paris"
 
@@ -44,7 +44,9 @@ def tagger(tiny_bert, conll_files):
     train, val_file = conll_files
     trn, val, preproc = text.entities_from_conll2003(train, val_filepath=val_file, model=tiny_bert, maxlen=48)
     model = text.sequence_tagger("bilstm-transformer", preproc, seed=0)
-    learner = easytx.get_learner(model, train_data=trn, val_data=val, batch_size=16, seed=0)
+    learner = easytx.get_learner(
+        model, train_data=trn, val_data=val, batch_size=16, seed=0, head_lr_multiplier=TINY_HEAD_LR
+    )
     learner.fit_onecycle(8e-3, 8, verbose=0)
     return learner, preproc, val
 
@@ -104,7 +106,9 @@ def test_lr_find_and_view_top_losses(tagger, tiny_bert, capsys):
     words, tags = entity_dataset(64, seed=5)
     trn, val, preproc = text.entities_from_array(words, tags, model=tiny_bert, maxlen=32, random_state=0)
     assert len(trn) + len(val) == 64 and len(val) == 6
-    learner = easytx.get_learner(preproc.get_classifier(seed=0), trn, val, batch_size=8, seed=0)
+    learner = easytx.get_learner(
+        preproc.get_classifier(seed=0), trn, val, batch_size=8, seed=0, head_lr_multiplier=TINY_HEAD_LR
+    )
     found = learner.lr_find(start_lr=1e-5, end_lr=1.0, num_steps=12, verbose=0)
     assert len(found.lrs) >= 3 and np.isfinite(found.losses).all()
     rows = tagger[0].view_top_losses(n=2)
@@ -166,7 +170,9 @@ def test_iob1_training_tags_are_answered_in_iob1(tiny_bert, tmp_path):
     )
     trn, val, preproc = text.entities_from_array(words, iob1, model=tiny_bert, maxlen=32, random_state=0)
     assert preproc.labels_.scheme_ == "IOB1" and "B-PER" in preproc.labels_.classes_
-    learner = easytx.get_learner(preproc.get_classifier(seed=0), trn, val, batch_size=16, seed=0)
+    learner = easytx.get_learner(
+        preproc.get_classifier(seed=0), trn, val, batch_size=16, seed=0, head_lr_multiplier=TINY_HEAD_LR
+    )
     learner.fit_onecycle(8e-3, 3, verbose=0)
     predictor = easytx.get_predictor(learner.model, preproc)
     sentence = "Kofi Annan visited Berlin ."
@@ -191,7 +197,9 @@ def test_plain_tagging_predicts_word_tag_pairs(tiny_bert):
     ]
     trn, val, preproc = text.entities_from_array(words, pos, model=tiny_bert, maxlen=32, random_state=0)
     assert preproc.labels_.scheme_ == "none"
-    learner = easytx.get_learner(preproc.get_classifier(seed=0), trn, val, batch_size=16, seed=0)
+    learner = easytx.get_learner(
+        preproc.get_classifier(seed=0), trn, val, batch_size=16, seed=0, head_lr_multiplier=TINY_HEAD_LR
+    )
     learner.fit_onecycle(8e-3, 2, verbose=0)
     out = easytx.get_predictor(learner.model, preproc).predict("Anna visited Oslo .")
     assert [w for w, _ in out] == ["Anna", "visited", "Oslo", "."]
@@ -256,7 +264,9 @@ def test_byte_level_bpe_tokenizers_take_pre_split_words(tiny_models, tmp_path):
     trn, val, preproc = text.entities_from_array(words, tags, model=tiny_models["roberta", "tf"], maxlen=96)
     first = first_subtokens(trn.word_ids[0])
     assert sorted(first) == list(range(len(trn.words[0])))  # every word has a first sub-token
-    learner = easytx.get_learner(preproc.get_classifier(seed=0), trn, val, batch_size=16, seed=0)
+    learner = easytx.get_learner(
+        preproc.get_classifier(seed=0), trn, val, batch_size=16, seed=0, head_lr_multiplier=TINY_HEAD_LR
+    )
     learner.fit_onecycle(1e-3, 1, verbose=0)
     predictor = easytx.get_predictor(learner.model, preproc)
     tokens = predictor.predict("Anna visited Oslo .", return_tokens=True)
