@@ -81,8 +81,8 @@ class LossSmoother:
 def smooth(losses: Sequence[float], beta: float = 0.98) -> list:
     """The bias-corrected exponential moving average of ``losses`` (see :class:`LossSmoother`).
 
-    >>> [round(x, 4) for x in smooth([2.0, 1.0, 1.0], beta=0.5)]
-    [2.0, 1.3333, 1.1429]
+    >>> tuple(round(x, 4) for x in smooth((2.0, 1.0, 1.0), beta=0.5))
+    (2.0, 1.3333, 1.1429)
     """
     smoother = LossSmoother(beta)
     return [smoother(loss) for loss in losses]
