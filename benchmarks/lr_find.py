@@ -10,7 +10,7 @@ sentences (movie reviews, 10 batches of 32, drawn with a fixed seed from
 3. a table: dev accuracy per learning rate (mean over the seeds and each seed), the suggestions,
    and the valley's ratio to the grid's best learning rate (the target: within 3x).
 
-    nice -n 10 python benchmarks/lr_find.py                  # about 15 minutes on 2 busy cores
+    nice -n 10 python benchmarks/lr_find.py                  # about 10 minutes on 2 busy cores
     nice -n 10 python benchmarks/lr_find.py --seeds 0 --grid 5e-5 2e-4   # a quicker look
 
 ``EASYTX_BACKEND`` picks the backend as everywhere (default ``auto``: Keras 3 for MiniLM).
