@@ -77,7 +77,11 @@ def main() -> None:
         "data": f"easytx.datasets.load_sample(): {len(train)} train / {len(val)} validation messages",
         "maxlen": t.maxlen_,
         **SETTINGS,
-        "lr_find": {"min_div10": suggestion.min_div10, "steepest": suggestion.steepest},
+        "lr_find": {
+            "valley": suggestion.valley,
+            "min_div10": suggestion.min_div10,
+            "steepest": suggestion.steepest,
+        },
         "validation": scores,
         "explained": message,
         "explanation_top": explanation.top(5),

@@ -1,9 +1,10 @@
 """Training callbacks: a per-batch schedule driver (learning rate + Adam momentum), the
 learning-rate finder, per-batch history, plateau reduction and per-epoch checkpoints.
 
-Each callback is small; the maths lives in :mod:`easytx.schedules`. They are written once for
-both Keras versions: each is a plain object with Keras' callback hooks, and :func:`for_keras`
-wraps it in a callback of the model's own Keras (tf-keras or Keras 3) when training starts.
+Each callback is small; the maths lives in :mod:`easytx.schedules` and :mod:`easytx.lr_rules`.
+They are written once for both Keras versions: each is a plain object with Keras' callback hooks,
+and :func:`for_keras` wraps it in a callback of the model's own Keras (tf-keras or Keras 3) when
+training starts.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from . import (
     _env,  # noqa: F401
+    lr_rules,
     schedules,
 )
 from ._keras import save_weights_h5, weights_file_name
@@ -181,11 +183,19 @@ class LRFinderCallback(Callback):
     start_lr, end_lr : float
         Range of the sweep.
     num_steps : int
-        Batches in the sweep.
+        Batches in the sweep (the learner runs as many passes over the data as that takes).
     stop_factor : float
         Stop once the smoothed loss exceeds ``stop_factor`` times its minimum.
     beta : float
-        Smoothing of the loss (exponential moving average, bias-corrected).
+        Smoothing of the loss (:class:`easytx.lr_rules.LossSmoother`: exponential moving
+        average, bias-corrected).
+
+    Attributes
+    ----------
+    lrs, losses : list of float
+        The learning rate and the smoothed loss of each batch swept.
+    raw_losses : list of float
+        Each batch's own loss, before smoothing.
     """
 
     def __init__(
@@ -197,7 +207,8 @@ class LRFinderCallback(Callback):
         self.stop_factor, self.beta = stop_factor, beta
         self.lrs: list[float] = []
         self.losses: list[float] = []
-        self._avg = 0.0
+        self.raw_losses: list[float] = []
+        self._smoother = lr_rules.LossSmoother(beta)
         self._best = math.inf
         self._step = 0
 
@@ -216,10 +227,10 @@ class LRFinderCallback(Callback):
         if not math.isfinite(batch_loss):
             self.model.stop_training = True
             return
-        self._avg = self.beta * self._avg + (1 - self.beta) * batch_loss
-        smooth = self._avg / (1 - self.beta**self._step)
+        smooth = self._smoother(batch_loss)
         self.lrs.append(self._lr)
         self.losses.append(smooth)
+        self.raw_losses.append(batch_loss)
         self._best = min(self._best, smooth)
         if self._step >= self.num_steps or (self._step > 5 and smooth > self.stop_factor * self._best):
             self.model.stop_training = True

@@ -21,6 +21,7 @@ from . import (
     _env,  # noqa: F401
     backend,
     distribute,
+    lr_rules,
     schedules,
 )
 from . import callbacks as cb
@@ -116,18 +117,26 @@ def _tf_keras_adamw() -> Any:
 class LRSuggestions:
     """What :meth:`Learner.lr_find` measured and suggests.
 
+    Every suggestion lies inside the range the sweep tried (``lrs[0]`` to ``lrs[-1]``); the rules
+    are the functions of :mod:`easytx.lr_rules`.
+
     Attributes
     ----------
+    valley : float
+        The suggestion to use: two thirds of the way down the longest valley of the smoothed loss
+        (fastai's default rule, :func:`easytx.lr_rules.valley`).
     min_loss : float
         Learning rate at the lowest smoothed loss.
     min_div10 : float
-        ``min_loss / 10``: a safe choice (the classic rule of thumb).
+        ``min_loss / 10`` (ktrain's rule of thumb), never below the start of the sweep.
     steepest : float
         Learning rate where the smoothed loss falls fastest (on a log-lr axis).
     lrs, losses : list of float
-        The sweep, for plotting (:meth:`Learner.lr_plot`).
+        The sweep, for plotting (:meth:`Learner.lr_plot`): the learning rate and the smoothed
+        loss of every batch.
     """
 
+    valley: float
     min_loss: float
     min_div10: float
     steepest: float
@@ -136,8 +145,8 @@ class LRSuggestions:
 
     def __repr__(self) -> str:
         return (
-            f"LRSuggestions(min_div10={self.min_div10:.2e}, steepest={self.steepest:.2e}, "
-            f"min_loss={self.min_loss:.2e})"
+            f"LRSuggestions(valley={self.valley:.2e}, min_div10={self.min_div10:.2e}, "
+            f"steepest={self.steepest:.2e}, min_loss={self.min_loss:.2e})"
         )
 
 
@@ -717,25 +726,39 @@ class Learner:
     ) -> LRSuggestions:
         """Sweep the learning rate geometrically and suggest one; the model is left unchanged.
 
-        The weights and optimizer state are snapshotted in memory and restored afterwards (the
-        compiled model, optimizer and metrics are kept).
+        The sweep trains ``num_steps`` batches, the learning rate growing by the same factor each
+        batch from ``start_lr`` to ``end_lr``, and passes over the training data as many times as
+        that takes (10 batches of data give 10 passes for the default 100 steps). It stops early
+        when the smoothed loss blows up. The weights and optimizer state are snapshotted in
+        memory and restored afterwards (the compiled model, optimizer and metrics are kept).
 
         Parameters
         ----------
         start_lr, end_lr : float
             Sweep range.
         num_steps : int
-            Batches in the sweep (repeats the data if it has fewer batches).
+            Batches in the sweep, 100 by default as fastai; fewer than 50 log a warning (the
+            rate then grows by more than 1.4x a batch on the default range and the suggestions
+            get coarse).
         stop_factor : float
             Stop early once the smoothed loss exceeds this multiple of its minimum.
         max_epochs : int, optional
-            Cap the sweep at this many passes over the data.
+            Accepted for ktrain scripts, where it sets the sweep's length in passes over the
+            data. Here ``num_steps`` sets the length and ``max_epochs`` never shortens it:
+            a ``max_epochs`` that would stop the sweep before ``num_steps`` batches is ignored
+            with a warning (short sweeps on small data gave suggestions outside any useful
+            range). Pass a smaller ``num_steps`` for a shorter sweep.
         show_plot : bool
             Also draw :meth:`lr_plot`.
+        suggest : bool
+            Log the suggestions (INFO).
+        verbose : int
+            Keras progress bar (0: silent).
 
         Returns
         -------
         LRSuggestions
+            Use ``.valley``: ``learner.fit_onecycle(learner.lr_find().valley, 2)``.
         """
         kwargs.pop("lr_mult", None)  # ktrain argument; num_steps replaces it
         kwargs.pop("restore_weights_only", None)
@@ -745,10 +768,36 @@ class Learner:
         if end_lr <= start_lr:
             raise ConfigError(f"`end_lr` must exceed `start_lr`. Received: {start_lr}, {end_lr}")
         num_steps = check_positive_int(num_steps, "num_steps")
-        epochs = math.ceil(num_steps / self.steps_per_epoch)
+        if num_steps < lr_rules.MIN_STEPS:
+            logger.warning(
+                "lr_find(num_steps=%d) sweeps fewer than %d batches: the learning rate grows %.2gx "
+                "per batch and the suggestions are coarse. The default, 100, repeats small "
+                "training data as often as needed.",
+                num_steps,
+                lr_rules.MIN_STEPS,
+                (end_lr / start_lr) ** (1 / max(num_steps - 1, 1)),
+            )
+        per_epoch = self.steps_per_epoch
+        epochs = math.ceil(num_steps / per_epoch)
         if max_epochs is not None:
-            epochs = min(epochs, check_positive_int(max_epochs, "max_epochs"))
-            num_steps = min(num_steps, epochs * self.steps_per_epoch)
+            max_epochs = check_positive_int(max_epochs, "max_epochs")
+            if max_epochs < epochs:
+                logger.warning(
+                    "lr_find(max_epochs=%d) no longer shortens the sweep: it runs num_steps=%d "
+                    "batches, %d passes over the %d training batches. Pass a smaller num_steps "
+                    "for a shorter sweep.",
+                    max_epochs,
+                    num_steps,
+                    epochs,
+                    per_epoch,
+                )
+        if epochs > 1:
+            logger.info(
+                "lr_find: %d training batches, passed over %d times for a %d-step sweep.",
+                per_epoch,
+                epochs,
+                num_steps,
+            )
         weights = self.model.get_weights()
         optimizer = self.model.optimizer
         opt_state = {id(v): v.numpy() for v in optimizer_variables(optimizer)}
@@ -772,7 +821,18 @@ class Learner:
                 f"lr_find recorded only {len(finder.losses)} step(s); it needs more training "
                 "batches. Use a smaller batch_size or more data."
             )
-        self.lr_finder_ = _suggest(finder.lrs, finder.losses)
+        self.lr_finder_ = LRSuggestions(
+            **lr_rules.suggest(finder.lrs, finder.losses),
+            lrs=list(map(float, finder.lrs)),
+            losses=list(map(float, finder.losses)),
+        )
+        if len(finder.losses) < num_steps:
+            logger.info(
+                "lr_find stopped after %d of %d steps, at lr=%.2e: the loss diverged.",
+                len(finder.losses),
+                num_steps,
+                finder.lrs[-1],
+            )
         if show_plot:
             from . import plots
 
@@ -967,23 +1027,6 @@ class Learner:
                 f"{self.task.name!r}. Use learner.validate() for its report."
             )
         return plots.confusion_matrix_plot(matrix, labels.classes_, normalize=normalize)
-
-
-def _suggest(lrs: list, losses: list) -> LRSuggestions:
-    lrs_a, losses_a = np.asarray(lrs), np.asarray(losses)
-    best = int(np.argmin(losses_a))
-    min_loss = float(lrs_a[best])
-    # steepest descent on a log-lr axis, looking only before the minimum
-    stop = max(best, 2)
-    grads = np.gradient(losses_a[: stop + 1], np.log(lrs_a[: stop + 1]))
-    steepest = float(lrs_a[int(np.argmin(grads[:stop]))]) if stop > 1 else min_loss / 10
-    return LRSuggestions(
-        min_loss=min_loss,
-        min_div10=min_loss / 10,
-        steepest=steepest,
-        lrs=list(map(float, lrs)),
-        losses=list(map(float, losses)),
-    )
 
 
 def _encode_text_data(model: Any, train_data: Any, val_data: Any, batch_size: int | None) -> tuple:

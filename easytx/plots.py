@@ -69,7 +69,7 @@ def lr_plot(result: Any, *, n_skip_beginning: int = 5, n_skip_end: int = 2, sugg
     n_skip_beginning, n_skip_end : int
         Leave out this many points at the start (noisy) and at the end (diverging).
     suggest : bool
-        Mark the ``min_div10`` and ``steepest`` suggestions.
+        Mark the suggestions: ``valley`` (the one to use), ``min_div10`` and ``steepest``.
 
     Returns
     -------
@@ -87,14 +87,18 @@ def lr_plot(result: Any, *, n_skip_beginning: int = 5, n_skip_end: int = 2, sugg
     ax.set_ylabel("loss (smoothed)")
     ax.set_title("Learning-rate finder")
     ax.grid(True, which="major", alpha=0.3)
-    if suggest:  # an open ring around a filled square: both stay visible when they coincide
+    if suggest:  # open rings of two sizes around a filled square: all stay visible when they coincide
         styles = (
-            ("min_div10", dict(marker="o", markersize=14, markerfacecolor="none", markeredgewidth=2)),
-            ("steepest", dict(marker="s", markersize=7)),
+            ("valley", dict(marker="o", markersize=18, markerfacecolor="none", markeredgewidth=2.5)),
+            ("min_div10", dict(marker="o", markersize=11, markerfacecolor="none", markeredgewidth=2)),
+            ("steepest", dict(marker="s", markersize=6)),
         )
-        for (name, style), color in zip(styles, ("tab:red", "tab:green")):
-            lr = getattr(result, name)
-            idx = min(range(len(lrs)), key=lambda i: abs(np.log(lrs[i]) - np.log(lr)))
+        for (name, style), color in zip(styles, ("tab:orange", "tab:red", "tab:green")):
+            lr = getattr(result, name, None)
+            if lr is None:
+                continue
+            # the nearest point of the drawn curve (a suggestion may fall among the skipped ones)
+            idx = min(range(n_skip_beginning, end), key=lambda i: abs(np.log(lrs[i]) - np.log(lr)))
             label = f"{name}: {lr:.1e}"
             ax.plot([lrs[idx]], [losses[idx]], linestyle="none", color=color, label=label, **style)
         ax.legend()

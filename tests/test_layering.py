@@ -1,7 +1,7 @@
 """The architecture's rules, held by tests (docs/architecture.md):
 
-- the bottom layer (errors, data, labels, schedules, bindings, artifacts, encoder configs) imports
-  no TensorFlow, Keras or transformers;
+- the bottom layer (errors, data, labels, schedules, lr_rules, bindings, artifacts, encoder
+  configs) imports no TensorFlow, Keras or transformers;
 - dependencies point down: nothing in the bottom layer imports a module above it;
 - transformers' TF model classes are named in ``backend`` only (``testing`` builds reference
   models with them; ``cli`` imports one to warm transformers up);
@@ -20,7 +20,7 @@ import pytest
 import easytx
 
 PACKAGE = Path(easytx.__file__).resolve().parent
-BOTTOM = ["errors", "data", "labels", "schedules", "bindings", "artifacts", "encoders.config"]
+BOTTOM = ["errors", "data", "labels", "schedules", "lr_rules", "bindings", "artifacts", "encoders.config"]
 HEAVY = ("tensorflow", "keras", "tf_keras", "transformers", "torch")
 MODEL_CLASS_MODULES = {"backend.py", "testing.py", "cli.py"}
 

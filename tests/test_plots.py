@@ -25,7 +25,7 @@ def _close_figures():
 def _sweep():
     lrs = list(np.geomspace(1e-6, 1.0, 40))
     losses = [1.0 - 0.5 * np.tanh(np.log10(lr) + 4) + (0.5 if lr > 0.1 else 0) for lr in lrs]
-    return types.SimpleNamespace(lrs=lrs, losses=losses, min_div10=1e-4, steepest=1e-4 * 0.9)
+    return types.SimpleNamespace(lrs=lrs, losses=losses, valley=3e-4, min_div10=1e-4, steepest=1e-4 * 0.9)
 
 
 def _legend(fig) -> list[str]:
@@ -37,7 +37,7 @@ def test_lr_plot_marks_the_suggestions_on_a_log_axis(tmp_path):
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
     labels = _legend(fig)
-    assert labels == ["min_div10: 1.0e-04", "steepest: 9.0e-05"]
+    assert labels == ["valley: 3.0e-04", "min_div10: 1.0e-04", "steepest: 9.0e-05"]
     curve, *markers = ax.get_lines()
     assert len(curve.get_xdata()) == 40 - 5 - 2  # skips noisy start and diverging end
     for marker in markers:  # each suggestion sits on the curve
