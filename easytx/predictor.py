@@ -187,6 +187,70 @@ class Predictor:
         proba = self.task.probabilities(logits, labels=self.preproc.labels_)
         return data, proba
 
+    def embed(
+        self,
+        texts: Any,
+        *,
+        pooling: str = "mean",
+        normalize: bool = False,
+        batch_size: int | None = None,
+        verbose: int | None = None,
+    ) -> np.ndarray:
+        """One vector per text from the fine-tuned model's encoder: float32, shape ``(n, hidden)``.
+
+        The texts are tokenized and batched as for :meth:`predict` (sorted by length, each batch
+        padded to its longest text, vectors returned in the input order); the encoder's last hidden
+        state is pooled per text instead of running the task head. Texts longer than ``maxlen``
+        tokens are truncated, as for prediction.
+
+        Parameters
+        ----------
+        texts : str or list of str
+            A single string gives shape ``(hidden,)``. Pairs ``(text_a, text_b)`` work for a pair
+            model.
+        pooling : {"mean", "cls"}
+            ``"mean"``: the average of the text's token vectors (padding excluded);
+            ``"cls"``: the first token's vector.
+        normalize : bool
+            Scale each vector to unit length (dot products are then cosine similarities).
+        batch_size : int, optional
+            Texts per forward pass (default: the predictor's).
+        verbose : int, optional
+            ``0`` silences the progress bar (default: the predictor's ``verbose``).
+
+        Returns
+        -------
+        numpy.ndarray
+
+        Raises
+        ------
+        ConfigError
+            An unknown ``pooling``, or a predictor on an ONNX engine (its graph outputs the logits
+            only: load it with ``engine="tf"``).
+
+        Examples
+        --------
+        >>> vectors = predictor.embed(["a great film", "a dull plot"], normalize=True)  # doctest: +SKIP
+        >>> vectors.shape, float(vectors[0] @ vectors[1])  # doctest: +SKIP
+        ((2, 384), 0.41)
+        """
+        from .inference import check_pooling, predict_embeddings
+
+        check_pooling(pooling)
+        batch_size = check_positive_int(self.batch_size if batch_size is None else batch_size, "batch_size")
+        items, single = self._texts(texts)
+        data = self.preproc.encode_for_prediction(items)
+        verbose = self.verbose if verbose is None else verbose
+        vectors = predict_embeddings(
+            self.model,
+            data,
+            pooling=pooling,
+            normalize=normalize,
+            batch_size=batch_size,
+            progress=bool(verbose) and len(items) > 20 * batch_size,
+        )
+        return vectors[0] if single else vectors
+
     def evaluate(self, texts: Any, labels: Any, *, print_report: bool = True) -> dict:
         """Score labelled texts with the task's headline metrics (and print its report).
 
