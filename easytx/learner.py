@@ -234,8 +234,12 @@ class Learner:
     def _train_dataset(self) -> Any:
         return self.train_data.to_tfdataset(self.batch_size, shuffle=True, seed=self.seed, bucket=self.bucket)
 
+    @property
+    def _has_validation(self) -> bool:
+        return self.val_data is not None and self.val_data.y is not None
+
     def _val_dataset(self) -> Any:
-        if self.val_data is None or self.val_data.y is None:
+        if not self._has_validation:
             return None
         return self.val_data.to_tfdataset(self.eval_batch_size, shuffle=False, bucket=self.bucket)
 
@@ -270,6 +274,22 @@ class Learner:
         return {int(k): float(v) for k, v in class_weight.items()}
 
     # ------------------------------------------------------------------ training core
+    def _best_weights(self, early_stopping: Any, monitor: str | None) -> cb.BestWeights | None:
+        """The :class:`~easytx.callbacks.BestWeights` of a training call (early stopping or not),
+        checked before any work; ``None`` without validation data and early stopping."""
+        val = self._has_validation
+        if early_stopping is None:
+            return cb.BestWeights("val_loss") if val else None
+        patience = check_positive_int(early_stopping, "early_stopping")
+        monitor = self.task.monitor if monitor is None else monitor
+        mode = self.task.direction(monitor)  # declared by the task, never guessed from the name
+        if monitor.startswith("val_") and not val:
+            raise ConfigError(
+                f"early_stopping={patience} watches {monitor!r}, a validation metric, but this learner "
+                "has no labelled val_data. Give get_learner(val_data=...), or drop early_stopping."
+            )
+        return cb.BestWeights(monitor, mode, patience)
+
     def _run(
         self,
         *,
@@ -284,9 +304,12 @@ class Learner:
         start_step: int = 0,
         resume: bool = False,
         run: dict | None = None,
+        early_stopping: int | None = None,
+        monitor: str | None = None,
     ) -> Any:
         epochs = check_positive_int(epochs, "epochs")
         user = _check_callbacks(callbacks, self.model)
+        best = self._best_weights(early_stopping, monitor)
         if resume and checkpoint_folder is None:
             raise ConfigError(
                 "resume=True needs checkpoint_folder=...: the folder a previous run saved its checkpoints to."
@@ -297,28 +320,40 @@ class Learner:
             state = self._restore_checkpoint(Path(checkpoint_folder), run or {}, epochs)
             if state is not None:
                 initial_epoch, start_step = int(state["epoch"]), int(state["schedule_step"] or 0)
-                if initial_epoch >= epochs:
-                    logger.info("The checkpoint in %s is already at the last epoch.", checkpoint_folder)
+                if best is not None and isinstance(state.get("early_stopping"), dict):
+                    best_file = self._checkpoint_file(Path(checkpoint_folder), state, "best_weights")
+                    best.resume_from(state["early_stopping"], best_file)
+                stopped = best is not None and best.stopped_epoch is not None
+                if initial_epoch >= epochs or stopped:
+                    logger.info(
+                        "The checkpoint in %s is already at the %s.",
+                        checkpoint_folder,
+                        f"early stop after epoch {initial_epoch}" if stopped else "last epoch",
+                    )
+                    if best is not None and best.patience is not None and best.best_epoch != initial_epoch:
+                        best.model = self.model
+                        best.restore()
                     return self.history
         driver = cb.ScheduleCallback(schedule, epochs * self.steps_per_epoch, start_step)
         if state is not None and state.get("lr_scale") is not None:
             driver.scale = float(state["lr_scale"])
         cbs = [driver, cb.BatchHistory(self.batch_history)]
         cbs += [c(driver) if callable(c) and not isinstance(c, type) else c for c in extra_callbacks]
+        # the best weights are judged before the checkpoint is written, which records them
+        cbs += [best] if best is not None else []
         chief = distribute.is_chief(distribute.strategy_of(self.model))  # multi-worker: one writer
         if checkpoint_folder is not None and not resume and chief:
             self._set_aside_old_checkpoint(Path(checkpoint_folder))
         if checkpoint_folder is not None:
             extra = {"run": run or {}, "steps_per_epoch": self.steps_per_epoch, "epochs": epochs}
-            cbs.append(cb.EpochCheckpoint(checkpoint_folder, driver, extra=extra, data=self.train_data))
-        val_dataset = self._val_dataset()
-        best = cb.BestWeights("val_loss") if val_dataset is not None else None
-        cbs += [best] if best is not None else []
+            cbs.append(
+                cb.EpochCheckpoint(checkpoint_folder, driver, extra=extra, data=self.train_data, best=best)
+            )
         cbs += user
         try:
             self.history = self.model.fit(
                 self._train_dataset(),
-                validation_data=val_dataset,
+                validation_data=self._val_dataset(),
                 epochs=epochs,
                 initial_epoch=initial_epoch,
                 callbacks=cb.for_keras(cbs, self.model),
@@ -328,12 +363,11 @@ class Learner:
             )
         except KeyboardInterrupt:
             self.history = getattr(self.model, "history", self.history)
-            if best is not None and best.weights is not None:
-                self.model.set_weights(best.weights)
+            if best is not None and best.restore():
                 logger.warning(
-                    "Training interrupted; restored the weights of epoch %d (val_loss=%.4g), the best "
-                    "so far.",
+                    "Training interrupted; restored the weights of epoch %d (%s=%.4g), the best so far.",
                     best.best_epoch,
+                    best.monitor,
                     best.best,
                 )
             else:
@@ -342,6 +376,18 @@ class Learner:
                     "had reached."
                 )
         return self.history
+
+    @staticmethod
+    def _checkpoint_file(folder: Path, state: dict, key: str) -> Path | None:
+        """The file ``state[key]`` names inside the checkpoint ``folder`` (never outside it)."""
+        from . import checkpoints
+
+        name = state.get(key)
+        if not name:
+            return None
+        if not isinstance(name, str) or Path(name).name != name:
+            raise ArtifactError(f"{folder / checkpoints.PROGRESS} names a {key} file outside the folder.")
+        return folder / name
 
     @staticmethod
     def _set_aside_old_checkpoint(folder: Path) -> None:
@@ -370,19 +416,16 @@ class Learner:
         checkpoints.check_resumable(
             state, run=run, steps_per_epoch=self.steps_per_epoch, epochs=epochs, folder=folder
         )
-        for key in ("weights", "optimizer"):
-            name = state.get(key)
-            if name is not None and (not isinstance(name, str) or Path(name).name != name):
-                raise ArtifactError(f"{folder / checkpoints.PROGRESS} names a {key} file outside the folder.")
-        weights = folder / state["weights"]
-        if not weights.is_file():
-            raise ConfigError(f"{weights}, named in {folder / checkpoints.PROGRESS}, is missing.")
+        weights = self._checkpoint_file(folder, state, "weights")
+        optimizer = self._checkpoint_file(folder, state, "optimizer")
+        if weights is None or not weights.is_file():
+            named = weights or "The weights file"
+            raise ConfigError(f"{named}, named in {folder / checkpoints.PROGRESS}, is missing.")
         artifacts.check_h5_weights_only(weights)  # arrays only, never a serialized model
         self.model.load_weights(str(weights))
-        if state.get("optimizer"):
-            checkpoints.restore_optimizer_state(
-                self.model.optimizer, self.model.trainable_variables, folder / state["optimizer"]
-            )
+        if optimizer is not None:
+            variables = self.model.trainable_variables
+            checkpoints.restore_optimizer_state(self.model.optimizer, variables, optimizer)
         if state.get("data_epoch") is not None and hasattr(self.train_data, "_epoch"):
             self.train_data._epoch = int(state["data_epoch"])
         logger.info(
@@ -410,6 +453,8 @@ class Learner:
         callbacks: Sequence | None = None,
         verbose: int = 1,
         resume: bool = False,
+        early_stopping: int | None = None,
+        monitor: str | None = None,
     ) -> Any:
         """Train with the one-cycle policy (see :func:`easytx.schedules.one_cycle` for the shape).
 
@@ -437,6 +482,18 @@ class Learner:
             ``checkpoint_folder``: weights, optimizer state, epoch, schedule position and data
             order are restored and the remaining epochs are trained. Pass the same options as the
             first call. Without a checkpoint there yet, training starts from the beginning.
+        early_stopping : int, optional
+            Patience: stop when the validation metric ``monitor`` has not improved for this many
+            epochs, and end with the weights of its best epoch (restored in memory). The schedule
+            keeps its length (``epochs``), so training stops part-way through the cycle. Needs
+            labelled ``val_data``. With ``checkpoint_folder``, each epoch's checkpoint records the
+            early-stopping state and the best epoch's weights file; ``resume=True`` continues the
+            patience count, and after an early stop restores the best weights without training.
+        monitor : str, optional
+            The metric early stopping watches (default: the task's, :attr:`easytx.tasks.Task.monitor`:
+            ``"val_accuracy"`` for classification, ``"val_macro_f1"`` for multi-label,
+            ``"val_loss"`` otherwise); its direction is the task's
+            (:meth:`~easytx.tasks.Task.direction`).
 
         Returns
         -------
@@ -461,6 +518,8 @@ class Learner:
             "div_factor": div_factor,
             "final_div_factor": final_div_factor,
             "moms": list(moms) if moms else None,
+            "early_stopping": early_stopping,
+            "monitor": monitor,
         }
         return self._run(
             epochs=epochs,
@@ -471,6 +530,8 @@ class Learner:
             verbose=verbose,
             resume=resume,
             run=run,
+            early_stopping=early_stopping,
+            monitor=monitor,
         )
 
     def fit(
@@ -485,12 +546,15 @@ class Learner:
         callbacks: Sequence | None = None,
         verbose: int = 1,
         resume: bool = False,
+        early_stopping: int | None = None,
+        monitor: str | None = None,
     ) -> Any:
         """ktrain's ``fit``: constant ``lr`` for ``n_cycles`` epochs, or SGDR with ``cycle_len``.
 
         With ``cycle_len``, the learning rate follows cosine annealing with warm restarts:
         ``n_cycles`` cycles, the ``i``-th lasting ``cycle_len * cycle_mult**i`` epochs.
-        ``checkpoint_folder`` and ``resume`` work as in :meth:`fit_onecycle`.
+        ``checkpoint_folder``, ``resume``, ``early_stopping`` and ``monitor`` work as in
+        :meth:`fit_onecycle`.
         """
         lr = _check_lr(lr)
         n_cycles = check_positive_int(n_cycles, "n_cycles")
@@ -513,6 +577,8 @@ class Learner:
             "n_cycles": n_cycles,
             "cycle_len": cycle_len,
             "cycle_mult": cycle_mult,
+            "early_stopping": early_stopping,
+            "monitor": monitor,
         }
         return self._run(
             epochs=epochs,
@@ -523,6 +589,8 @@ class Learner:
             verbose=verbose,
             resume=resume,
             run=run,
+            early_stopping=early_stopping,
+            monitor=monitor,
         )
 
     def autofit(
@@ -547,8 +615,9 @@ class Learner:
 
         With ``epochs=None`` training runs until ``monitor`` stops improving
         (``early_stopping`` defaults to 5 and ``reduce_on_plateau`` to 2 then), and the best
-        weights are restored. ``checkpoint_folder`` and ``resume`` work as in
-        :meth:`fit_onecycle` (the early-stopping patience count restarts on resume).
+        weights are restored. Early stopping is the one of :meth:`fit_onecycle` (there its
+        ``monitor`` defaults to the task's metric; here to ``"val_loss"``, as in ktrain).
+        ``checkpoint_folder`` and ``resume`` work as in :meth:`fit_onecycle`.
         """
         lr = _check_lr(lr)
         run = {
@@ -581,16 +650,6 @@ class Learner:
 
         mode = self.task.direction(monitor)  # declared by the task, never guessed from the name
         extra: list = []
-        if early_stopping:
-            extra.append(
-                keras_of(self.model).callbacks.EarlyStopping(
-                    monitor=monitor,
-                    mode=mode,
-                    patience=int(early_stopping),
-                    restore_best_weights=True,
-                    verbose=1 if verbose else 0,
-                )
-            )
         if reduce_on_plateau:
             extra.append(
                 lambda driver: cb.PlateauScale(driver, monitor, int(reduce_on_plateau), reduce_factor, mode)
@@ -606,6 +665,8 @@ class Learner:
             extra_callbacks=extra,
             resume=resume,
             run=run,
+            early_stopping=early_stopping or None,  # ktrain's 0 turns it off
+            monitor=monitor,
         )
 
     def lr_find(
