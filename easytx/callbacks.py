@@ -1,5 +1,6 @@
 """Training callbacks: a per-batch schedule driver (learning rate + Adam momentum), the
-learning-rate finder, per-batch history, plateau reduction and per-epoch checkpoints.
+learning-rate finder, per-batch history, plateau reduction, per-epoch checkpoints, the best
+weights (early stopping) and training logs (a CSV history, TensorBoard where it is installed).
 
 Each callback is small; the maths lives in :mod:`easytx.schedules`. They are written once for
 both Keras versions: each is a plain object with Keras' callback hooks, and :func:`for_keras`
@@ -8,8 +9,11 @@ wraps it in a callback of the model's own Keras (tf-keras or Keras 3) when train
 
 from __future__ import annotations
 
+import csv
+import importlib.util
 import logging
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,7 +35,14 @@ __all__ = [
     "PlateauScale",
     "EpochCheckpoint",
     "BestWeights",
+    "CSVHistory",
+    "HISTORY_CSV",
+    "log_callbacks",
+    "tensorboard_available",
 ]
+
+#: the file :class:`CSVHistory` writes in a ``log_dir``
+HISTORY_CSV = "history.csv"
 
 
 def inner_optimizer(optimizer):
@@ -451,3 +462,83 @@ class BestWeights(Callback):
         self.wait = int(state.get("wait") or 0)
         self.stopped_epoch = state.get("stopped_epoch")
         self.weights, self.weights_file = None, weights_file
+
+
+class CSVHistory(Callback):
+    """Write one row per epoch to ``folder/history.csv``: the epoch (1-based), the learning rate
+    at the epoch's end, the epoch's seconds and every metric of the epoch logs (``loss``,
+    ``accuracy``, ``val_loss``...).
+
+    Each row is flushed when its epoch ends, so a crashed run keeps the rows of its finished
+    epochs. ``append=False`` starts the file afresh; ``append=True`` (a resumed run) adds rows
+    under the existing header.
+    """
+
+    def __init__(self, folder: str | Path, *, append: bool = False):
+        super().__init__()
+        self.path = Path(folder) / HISTORY_CSV
+        self.append = append
+        self._columns: list[str] | None = None
+        self._start = 0.0
+
+    def on_train_begin(self, logs=None):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.append and self.path.is_file():
+            with open(self.path, encoding="utf-8", newline="") as handle:
+                self._columns = next(csv.reader(handle), None)
+        elif self.path.exists():
+            self.path.unlink()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        optimizer = inner_optimizer(self.model.optimizer)
+        row = {
+            "epoch": epoch + 1,
+            "lr": float(optimizer.learning_rate.numpy()),
+            "seconds": round(time.perf_counter() - self._start, 3),
+            **{k: float(v) for k, v in logs.items() if k not in ("learning_rate", "lr")},
+        }
+        new = self._columns is None
+        if new:
+            metrics = sorted(k for k in row if k not in ("epoch", "lr", "seconds"))
+            self._columns = ["epoch", "lr", "seconds", *metrics]
+        with open(self.path, "a", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=self._columns, extrasaction="ignore", restval="")
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+
+def tensorboard_available() -> bool:
+    """Whether the ``tensorboard`` package is installed (checked without importing it)."""
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def log_callbacks(log_dir: str | Path, model: object, *, append: bool = False) -> list:
+    """The callbacks that log a training run into ``log_dir``: a :class:`CSVHistory` always, and
+    the model's Keras ``TensorBoard`` callback (epoch scalars in ``log_dir/train`` and
+    ``log_dir/validation``) when ``tensorboard`` is installed. TensorBoard logging never stops
+    training: if it is missing or cannot be set up, an INFO line says so and only the CSV is
+    written."""
+    from ._keras import keras_of
+
+    out: list = [CSVHistory(log_dir, append=append)]
+    if not tensorboard_available():
+        logger.info(
+            "tensorboard is not installed: %s gets %s only (pip install tensorboard for TensorBoard logs).",
+            log_dir,
+            HISTORY_CSV,
+        )
+        return out
+    try:
+        board = keras_of(model).callbacks.TensorBoard(
+            log_dir=str(log_dir), histogram_freq=0, write_graph=False, update_freq="epoch", profile_batch=0
+        )
+    except Exception as exc:  # noqa: BLE001 - optional logging must never stop training
+        reason = f"{type(exc).__name__}: {exc}"
+        logger.info("TensorBoard logging is off (%s); %s is written.", reason, HISTORY_CSV)
+        return out
+    return [*out, board]

@@ -306,6 +306,7 @@ class Learner:
         run: dict | None = None,
         early_stopping: int | None = None,
         monitor: str | None = None,
+        log_dir: str | Path | None = None,
     ) -> Any:
         epochs = check_positive_int(epochs, "epochs")
         user = _check_callbacks(callbacks, self.model)
@@ -349,6 +350,8 @@ class Learner:
             cbs.append(
                 cb.EpochCheckpoint(checkpoint_folder, driver, extra=extra, data=self.train_data, best=best)
             )
+        if log_dir is not None and chief:
+            cbs += cb.log_callbacks(Path(log_dir), self.model, append=state is not None)
         cbs += user
         try:
             self.history = self.model.fit(
@@ -455,6 +458,7 @@ class Learner:
         resume: bool = False,
         early_stopping: int | None = None,
         monitor: str | None = None,
+        log_dir: str | Path | None = None,
     ) -> Any:
         """Train with the one-cycle policy (see :func:`easytx.schedules.one_cycle` for the shape).
 
@@ -494,6 +498,10 @@ class Learner:
             ``"val_accuracy"`` for classification, ``"val_macro_f1"`` for multi-label,
             ``"val_loss"`` otherwise); its direction is the task's
             (:meth:`~easytx.tasks.Task.direction`).
+        log_dir : path, optional
+            Write ``history.csv`` there (one row per epoch: learning rate, seconds and every
+            metric), and TensorBoard logs when the ``tensorboard`` package is installed (without
+            it an INFO line says so and only the CSV is written). A resumed run appends to the CSV.
 
         Returns
         -------
@@ -532,6 +540,7 @@ class Learner:
             run=run,
             early_stopping=early_stopping,
             monitor=monitor,
+            log_dir=log_dir,
         )
 
     def fit(
@@ -548,13 +557,14 @@ class Learner:
         resume: bool = False,
         early_stopping: int | None = None,
         monitor: str | None = None,
+        log_dir: str | Path | None = None,
     ) -> Any:
         """ktrain's ``fit``: constant ``lr`` for ``n_cycles`` epochs, or SGDR with ``cycle_len``.
 
         With ``cycle_len``, the learning rate follows cosine annealing with warm restarts:
         ``n_cycles`` cycles, the ``i``-th lasting ``cycle_len * cycle_mult**i`` epochs.
-        ``checkpoint_folder``, ``resume``, ``early_stopping`` and ``monitor`` work as in
-        :meth:`fit_onecycle`.
+        ``checkpoint_folder``, ``resume``, ``early_stopping``, ``monitor`` and ``log_dir`` work as
+        in :meth:`fit_onecycle`.
         """
         lr = _check_lr(lr)
         n_cycles = check_positive_int(n_cycles, "n_cycles")
@@ -591,6 +601,7 @@ class Learner:
             run=run,
             early_stopping=early_stopping,
             monitor=monitor,
+            log_dir=log_dir,
         )
 
     def autofit(
@@ -610,6 +621,7 @@ class Learner:
         verbose: int = 1,
         *,
         resume: bool = False,
+        log_dir: str | Path | None = None,
     ) -> Any:
         """ktrain's ``autofit``: one triangular lr cycle per epoch, early stopping, plateau cuts.
 
@@ -617,7 +629,7 @@ class Learner:
         (``early_stopping`` defaults to 5 and ``reduce_on_plateau`` to 2 then), and the best
         weights are restored. Early stopping is the one of :meth:`fit_onecycle` (there its
         ``monitor`` defaults to the task's metric; here to ``"val_loss"``, as in ktrain).
-        ``checkpoint_folder`` and ``resume`` work as in :meth:`fit_onecycle`.
+        ``checkpoint_folder``, ``resume`` and ``log_dir`` work as in :meth:`fit_onecycle`.
         """
         lr = _check_lr(lr)
         run = {
@@ -667,6 +679,7 @@ class Learner:
             run=run,
             early_stopping=early_stopping or None,  # ktrain's 0 turns it off
             monitor=monitor,
+            log_dir=log_dir,
         )
 
     def lr_find(

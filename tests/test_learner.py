@@ -1,10 +1,13 @@
+import csv
 import json
+import logging
 
 import numpy as np
 import pytest
 
 import easytx
 from easytx import backend, text
+from easytx import callbacks as cb
 from easytx._keras import keras_of, weights_file_name
 from easytx.errors import ConfigError, DataTypeError, NotFittedError
 from easytx.testing import FAMILIES, keyword_dataset
@@ -179,6 +182,40 @@ def test_early_stopping_options_are_checked_before_training(tiny_bert, small_dat
     with pytest.raises(ConfigError, match="reports no metric 'val_f1'"):
         learner.fit_onecycle(1e-3, 2, early_stopping=1, monitor="val_f1", verbose=0)
     assert learner.batch_history == {}  # nothing trained
+
+
+def test_log_dir_writes_the_epoch_history_as_csv(tiny_bert, small_data, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(cb, "tensorboard_available", lambda: False)  # as on a machine without it
+    learner, _ = _learner(tiny_bert, small_data)
+    with caplog.at_level(logging.INFO, logger="easytx.callbacks"):
+        history = learner.fit_onecycle(1e-3, 2, log_dir=tmp_path / "logs", verbose=0).history
+    assert "tensorboard is not installed" in caplog.text
+    assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["history.csv"]
+    with open(tmp_path / "logs" / "history.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["epoch", "lr", "seconds", "accuracy", "loss", "val_accuracy", "val_loss"]
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    steps = learner.steps_per_epoch
+    for i, row in enumerate(rows):
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            assert float(row[key]) == pytest.approx(history[key][i], rel=1e-6)
+        # the learning rate of the epoch's last batch (one-cycle: it moves every batch)
+        assert float(row["lr"]) == pytest.approx(learner.batch_history["lr"][(i + 1) * steps - 1], rel=1e-6)
+        assert float(row["seconds"]) > 0
+    # a new call starts the file afresh
+    learner.fit(1e-4, 1, log_dir=tmp_path / "logs", verbose=0)
+    with open(tmp_path / "logs" / "history.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 1 and float(rows[0]["lr"]) == pytest.approx(1e-4)
+
+
+def test_log_dir_gets_tensorboard_logs_where_tensorboard_is_installed(tiny_bert, small_data, tmp_path):
+    pytest.importorskip("tensorboard")  # an optional dependency (tf.summary needs it)
+    learner, _ = _learner(tiny_bert, small_data)
+    learner.fit_onecycle(1e-3, 1, log_dir=tmp_path / "logs", verbose=0)
+    assert (tmp_path / "logs" / "history.csv").is_file()
+    for part in ("train", "validation"):
+        assert list((tmp_path / "logs" / part).glob("events.out.tfevents.*")), part
 
 
 def test_autofit_needs_validation_for_open_ended_training(tiny_bert, small_data):
