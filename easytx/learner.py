@@ -25,7 +25,7 @@ from . import (
 )
 from . import callbacks as cb
 from ._keras import is_keras3_model, keras_of, optimizer_variables
-from .bindings import preproc_of, task_of
+from .bindings import bind, preproc_of, task_of, training_of
 from .data import TextData, check_positive_int, check_texts
 from .errors import ArtifactError, ConfigError, DataTypeError, NotFittedError
 from .inference import predict_logits
@@ -89,6 +89,12 @@ class LRSuggestions:
             f"LRSuggestions(min_div10={self.min_div10:.2e}, steepest={self.steepest:.2e}, "
             f"min_loss={self.min_loss:.2e})"
         )
+
+
+def _json_float(value: Any) -> float | None:
+    """A metric as a JSON-safe float (``None`` for NaN and infinities)."""
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _console(text: str) -> None:
@@ -353,6 +359,7 @@ class Learner:
         if log_dir is not None and chief:
             cbs += cb.log_callbacks(Path(log_dir), self.model, append=state is not None)
         cbs += user
+        interrupted = False
         try:
             self.history = self.model.fit(
                 self._train_dataset(),
@@ -365,6 +372,7 @@ class Learner:
                 verbose=verbose,
             )
         except KeyboardInterrupt:
+            interrupted = True
             self.history = getattr(self.model, "history", self.history)
             if best is not None and best.restore():
                 logger.warning(
@@ -378,7 +386,40 @@ class Learner:
                     "Training interrupted before any validated epoch; the model keeps the weights it "
                     "had reached."
                 )
+        self._record_training(run or {}, best, interrupted)
         return self.history
+
+    def _record_training(self, run: dict, best: cb.BestWeights | None, interrupted: bool) -> None:
+        """Bind this call's record to the model (a saved predictor writes it into easytx.json and
+        its model card): the recipe, the data sizes, each epoch's logs and the epoch whose weights
+        the model ends with, with that epoch's validation metrics as Keras computed them."""
+        history = getattr(self.history, "history", None) or {}
+        numbers = [int(e) + 1 for e in getattr(self.history, "epoch", None) or []]
+        epochs = [
+            {"epoch": n, **{k: _json_float(v[i]) for k, v in history.items() if i < len(v)}}
+            for i, n in enumerate(numbers)
+        ]
+        kept = epochs[-1]["epoch"] if epochs else None
+        if best is not None and best.best_epoch is not None and (best.patience is not None or interrupted):
+            kept = best.best_epoch
+        kept_logs = next((e for e in epochs if e["epoch"] == kept), {})
+        if not kept_logs and best is not None and best.best_epoch == kept:  # before a resume
+            kept_logs = {best.monitor: best.best}
+        record = {
+            "method": run.get("method"),
+            "options": {k: v for k, v in run.items() if k != "method"},
+            "batch_size": self.batch_size,
+            "weight_decay": self.weight_decay,
+            "accumulation_steps": self.accumulation_steps,
+            "train_rows": len(self.train_data) if not isinstance(self.train_data, StreamingDataset) else None,
+            "val_rows": len(self.val_data) if self._has_validation else None,
+            "epochs": epochs,
+            "kept_epoch": kept,
+            "validation": {k: v for k, v in kept_logs.items() if k.startswith("val_")},
+            "early_stopping": best.state() if best is not None and best.patience is not None else None,
+            "interrupted": interrupted,
+        }
+        bind(self.model, training=[*(training_of(self.model) or []), record])
 
     @staticmethod
     def _checkpoint_file(folder: Path, state: dict, key: str) -> Path | None:
