@@ -60,14 +60,18 @@ __all__ = [
     "load_model",
     "save_model",
     "backbone",
+    "last_hidden_state",
+    "hidden_size",
     "base_layers",
     "set_frozen",
 ]
 
-#: head name -> transformers Auto class name
+#: head name -> transformers Auto class name (``"feature_extraction"``: the encoder without a head,
+#: for embeddings of a base model)
 HEADS = {
     "sequence_classification": "TFAutoModelForSequenceClassification",
     "token_classification": "TFAutoModelForTokenClassification",
+    "feature_extraction": "TFAutoModel",
 }
 
 _HUB_PATTERNS = [
@@ -471,7 +475,7 @@ def _build_keras3(
     raw = _read_config_dict(source)
     raw.update(config_overrides or {})
     config = EncoderConfig.from_dict(raw).with_labels(int(num_labels), id2label)
-    model = build_encoder(config, head)
+    model = build_encoder(config, None if head == "feature_extraction" else head)
     if pretrained:
         report = load_weights(model, source, strict=strict)
         logger.info("Loaded %s weights from %s into the Keras 3 encoder", report.source_format, source)
@@ -589,6 +593,28 @@ def backbone(model: Any) -> Any:
     if main is None:
         raise ConfigError(f"Cannot find the backbone of {type(model).__name__}.")
     return main
+
+
+def last_hidden_state(model: Any, inputs: dict, *, training: bool = False) -> Any:
+    """The backbone's last hidden state ``[batch, seq, hidden]`` for ``inputs``, on either backend.
+
+    ``inputs`` is a dict of token-id tensors (``input_ids``, ``attention_mask``, optionally
+    ``token_type_ids``), as a model's ``call`` takes them. The task head, if any, is not run.
+    """
+    if backend_of(model) == "keras3":
+        return model.encode(inputs, training=training)
+    output = backbone(model)(**inputs, training=training)
+    hidden = getattr(output, "last_hidden_state", None)
+    return output[0] if hidden is None else hidden
+
+
+def hidden_size(model: Any) -> int:
+    """Width of the backbone's hidden states (the size of an embedding), on either backend."""
+    config = getattr(model, "config", None)
+    size = getattr(config, "hidden_size", None)
+    if not isinstance(size, int):
+        raise ConfigError(f"Cannot find the hidden size of {type(model).__name__} (no config.hidden_size).")
+    return size
 
 
 def base_layers(model: Any) -> tuple[Any, list]:

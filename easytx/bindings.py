@@ -18,7 +18,17 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Binding", "bind", "binding_of", "cache_of", "copy_binding", "metrics_of", "preproc_of", "task_of"]
+__all__ = [
+    "Binding",
+    "bind",
+    "binding_of",
+    "cache_of",
+    "copy_binding",
+    "metrics_of",
+    "preproc_of",
+    "task_of",
+    "training_of",
+]
 
 
 @dataclass
@@ -33,6 +43,9 @@ class Binding:
         The preprocessor that built the model, or that a predictor was loaded with.
     metrics : dict or None
         Validation metrics measured after training (written into a saved predictor).
+    training : list of dict or None
+        One record per Learner training call on this model, oldest first (see
+        :meth:`easytx.Learner.fit_onecycle`; written into a saved predictor and its model card).
     cache : dict
         Per-model caches of traced functions and training-step state; never copied. What is
         cached here must not hold the model strongly (a traced function reaches it through a
@@ -42,6 +55,7 @@ class Binding:
     task: Any = None
     preproc: Any = None
     metrics: dict | None = None
+    training: list | None = None
     cache: dict = field(default_factory=dict)
 
 
@@ -58,8 +72,11 @@ def binding_of(model: Any) -> Binding | None:
         return None
 
 
-def bind(model: Any, *, task: Any = _UNSET, preproc: Any = _UNSET, metrics: Any = _UNSET) -> Binding:
-    """Bind ``model`` to a task, a preprocessor and/or metrics; fields not given keep their value.
+def bind(
+    model: Any, *, task: Any = _UNSET, preproc: Any = _UNSET, metrics: Any = _UNSET, training: Any = _UNSET
+) -> Binding:
+    """Bind ``model`` to a task, a preprocessor, metrics and/or training records; fields not given
+    keep their value.
 
     Returns the model's :class:`Binding` (created on first use).
     """
@@ -73,6 +90,8 @@ def bind(model: Any, *, task: Any = _UNSET, preproc: Any = _UNSET, metrics: Any 
         binding.preproc = preproc
     if metrics is not _UNSET:
         binding.metrics = None if metrics is None else dict(metrics)
+    if training is not _UNSET:
+        binding.training = None if training is None else list(training)
     return binding
 
 
@@ -94,14 +113,26 @@ def metrics_of(model: Any) -> dict | None:
     return None if binding is None else binding.metrics
 
 
+def training_of(model: Any) -> list | None:
+    """The training records bound to ``model`` (oldest first), or ``None``."""
+    binding = binding_of(model)
+    return None if binding is None else binding.training
+
+
 def cache_of(model: Any) -> dict:
     """The per-model cache dictionary of ``model`` (created on first use)."""
     return bind(model).cache
 
 
 def copy_binding(source: Any, target: Any) -> None:
-    """Give ``target`` the task, preprocessor and metrics of ``source`` (a clone of the model,
-    e.g. re-created inside a distribution strategy); its caches start empty."""
+    """Give ``target`` the task, preprocessor, metrics and training records of ``source`` (a clone
+    of the model, e.g. re-created inside a distribution strategy); its caches start empty."""
     binding = binding_of(source)
     if binding is not None:
-        bind(target, task=binding.task, preproc=binding.preproc, metrics=binding.metrics)
+        bind(
+            target,
+            task=binding.task,
+            preproc=binding.preproc,
+            metrics=binding.metrics,
+            training=binding.training,
+        )

@@ -1,5 +1,6 @@
 """Training callbacks: a per-batch schedule driver (learning rate + Adam momentum), the
-learning-rate finder, per-batch history, plateau reduction and per-epoch checkpoints.
+learning-rate finder, per-batch history, plateau reduction, per-epoch checkpoints, the best
+weights (early stopping) and training logs (a CSV history, TensorBoard where it is installed).
 
 Each callback is small; the maths lives in :mod:`easytx.schedules` and :mod:`easytx.lr_rules`.
 They are written once for both Keras versions: each is a plain object with Keras' callback hooks,
@@ -9,8 +10,11 @@ training starts.
 
 from __future__ import annotations
 
+import csv
+import importlib.util
 import logging
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,7 +37,14 @@ __all__ = [
     "PlateauScale",
     "EpochCheckpoint",
     "BestWeights",
+    "CSVHistory",
+    "HISTORY_CSV",
+    "log_callbacks",
+    "tensorboard_available",
 ]
+
+#: the file :class:`CSVHistory` writes in a ``log_dir``
+HISTORY_CSV = "history.csv"
 
 
 def inner_optimizer(optimizer):
@@ -282,7 +293,10 @@ class EpochCheckpoint(Callback):
 
     Writes ``folder/weights-EE.h5`` (weights), ``folder/optimizer-EE.safetensors`` (optimizer
     variables; only the latest is kept) and, last and atomically, ``folder/progress.json`` with the
-    epoch, the schedule step, the learning-rate scale and the data-order epoch.
+    epoch, the schedule step, the learning-rate scale and the data-order epoch. With ``best`` (a
+    :class:`BestWeights` that sees each epoch before this callback) it also records the early
+    stopping state and the file of the best epoch's weights, so that a resumed run goes on
+    counting patience from where it was and can restore the best weights.
     """
 
     def __init__(
@@ -291,12 +305,14 @@ class EpochCheckpoint(Callback):
         schedule: ScheduleCallback | None = None,
         extra: dict | None = None,
         data: object = None,
+        best: BestWeights | None = None,
     ):
         super().__init__()
         self.folder = Path(folder)
         self.schedule = schedule
         self.extra = extra or {}
         self.data = data
+        self.best = best
 
     def on_epoch_end(self, epoch, logs=None):
         if not self.model.distribute_strategy.extended.should_checkpoint:
@@ -320,6 +336,9 @@ class EpochCheckpoint(Callback):
             "logs": {k: float(v) for k, v in (logs or {}).items()},
             **self.extra,
         }
+        if self.best is not None and self.best.best_epoch is not None:
+            state["early_stopping"] = self.best.state()
+            state["best_weights"] = weights_file_name(self.model, f"weights-{self.best.best_epoch:02d}")
         checkpoints.write_progress(self.folder, state)
         for stale in self.folder.glob("optimizer-*.safetensors"):
             if stale != optimizer_path:
@@ -328,19 +347,209 @@ class EpochCheckpoint(Callback):
 
 
 class BestWeights(Callback):
-    """Keep an in-memory copy of the weights of the epoch with the lowest ``monitor`` so far."""
+    """Keep an in-memory copy of the weights of the best epoch so far by ``monitor``; with
+    ``patience``, stop early and restore them (early stopping).
 
-    def __init__(self, monitor: str = "val_loss"):
+    One object serves the three uses: the weights Ctrl-C falls back to, ``early_stopping=`` of
+    :meth:`~easytx.Learner.fit_onecycle`, :meth:`~easytx.Learner.fit` and
+    :meth:`~easytx.Learner.autofit`, and the early-stopping state a checkpoint records
+    (:meth:`state`, :meth:`resume_from`).
+
+    Parameters
+    ----------
+    monitor : str
+        A key of the epoch logs (``"val_loss"``, ``"val_accuracy"``...).
+    mode : {"min", "max"}
+        Which way ``monitor`` improves: the task declares it (:meth:`easytx.tasks.Task.direction`).
+    patience : int, optional
+        Stop training after this many epochs without improvement, then restore the best epoch's
+        weights when training ends. ``None``: only keep the copy (no stopping, no restoring).
+
+    Attributes
+    ----------
+    best : float or None
+        Best value of ``monitor`` so far.
+    best_epoch : int or None
+        Its epoch (1-based).
+    weights : list of arrays or None
+        The weights at the end of ``best_epoch``.
+    stopped_epoch : int or None
+        The epoch (1-based) after which early stopping ended training.
+    """
+
+    def __init__(self, monitor: str = "val_loss", mode: str = "min", patience: int | None = None):
         super().__init__()
-        self.monitor = monitor
+        if mode not in ("min", "max"):
+            raise ValueError(f"`mode` must be 'min' or 'max'. Received: {mode!r}")
+        self.monitor, self.mode, self.patience = monitor, mode, patience
         self.best: float | None = None
         self.best_epoch: int | None = None
         self.weights: list | None = None
+        self.weights_file: Path | None = None  # the best epoch's checkpoint file, on resume
+        self.wait = 0
+        self.stopped_epoch: int | None = None
+        self.last_epoch: int | None = None
+        self._warned = False
+
+    def _better(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        return value > self.best if self.mode == "max" else value < self.best
 
     def on_epoch_end(self, epoch, logs=None):
+        self.last_epoch = epoch + 1
         value = (logs or {}).get(self.monitor)
-        if value is None or not math.isfinite(float(value)):
+        if value is None:
+            if self.patience is not None and not self._warned:
+                self._warned = True
+                logger.warning(
+                    "Early stopping watches %r, which the epoch's logs lack (they have %s); training "
+                    "runs all its epochs.",
+                    self.monitor,
+                    sorted(logs or {}),
+                )
             return
-        if self.best is None or float(value) < self.best:
-            self.best, self.best_epoch = float(value), epoch + 1
-            self.weights = self.model.get_weights()
+        value = float(value)
+        if not math.isfinite(value):
+            self.wait += 1
+        elif self._better(value):
+            self.best, self.best_epoch, self.wait = value, epoch + 1, 0
+            self.weights, self.weights_file = self.model.get_weights(), None
+        else:
+            self.wait += 1
+        if self.patience is not None and self.wait >= self.patience:
+            self.stopped_epoch = epoch + 1
+            self.model.stop_training = True
+            logger.info(
+                "Early stopping after epoch %d: %s has not improved for %d epoch(s) (best %.4g at epoch %d).",
+                epoch + 1,
+                self.monitor,
+                self.wait,
+                self.best if self.best is not None else math.nan,
+                self.best_epoch or 0,
+            )
+
+    def on_train_end(self, logs=None):
+        if self.patience is not None and self.best_epoch is not None and self.best_epoch != self.last_epoch:
+            self.restore()
+
+    def restore(self) -> bool:
+        """Give the model the best epoch's weights; ``False`` when there are none yet."""
+        if self.weights is not None:
+            self.model.set_weights(self.weights)
+        elif self.weights_file is not None:
+            from .artifacts import check_h5_weights_only
+
+            check_h5_weights_only(self.weights_file)
+            self.model.load_weights(str(self.weights_file))
+        else:
+            return False
+        logger.info("Restored the weights of epoch %d, the best by %s (%.4g).", *self._best_info())
+        return True
+
+    def _best_info(self) -> tuple:
+        return self.best_epoch, self.monitor, self.best
+
+    def state(self) -> dict:
+        """JSON-safe early-stopping state (written into a checkpoint's progress.json)."""
+        return {
+            "monitor": self.monitor,
+            "mode": self.mode,
+            "patience": self.patience,
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "wait": self.wait,
+            "stopped_epoch": self.stopped_epoch,
+        }
+
+    def resume_from(self, state: dict, weights_file: Path | None) -> None:
+        """Continue from a checkpoint's :meth:`state` (same monitor and mode); the best epoch's
+        weights are read from ``weights_file`` only if they must be restored."""
+        if state.get("monitor") != self.monitor or state.get("mode") != self.mode:
+            return
+        if state.get("best") is None or state.get("best_epoch") is None:
+            return
+        self.best, self.best_epoch = float(state["best"]), int(state["best_epoch"])
+        self.wait = int(state.get("wait") or 0)
+        self.stopped_epoch = state.get("stopped_epoch")
+        self.weights, self.weights_file = None, weights_file
+
+
+class CSVHistory(Callback):
+    """Write one row per epoch to ``folder/history.csv``: the epoch (1-based), the learning rate
+    at the epoch's end, the epoch's seconds and every metric of the epoch logs (``loss``,
+    ``accuracy``, ``val_loss``...).
+
+    Each row is flushed when its epoch ends, so a crashed run keeps the rows of its finished
+    epochs. ``append=False`` starts the file afresh; ``append=True`` (a resumed run) adds rows
+    under the existing header.
+    """
+
+    def __init__(self, folder: str | Path, *, append: bool = False):
+        super().__init__()
+        self.path = Path(folder) / HISTORY_CSV
+        self.append = append
+        self._columns: list[str] | None = None
+        self._start = 0.0
+
+    def on_train_begin(self, logs=None):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.append and self.path.is_file():
+            with open(self.path, encoding="utf-8", newline="") as handle:
+                self._columns = next(csv.reader(handle), None)
+        elif self.path.exists():
+            self.path.unlink()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        optimizer = inner_optimizer(self.model.optimizer)
+        row = {
+            "epoch": epoch + 1,
+            "lr": float(optimizer.learning_rate.numpy()),
+            "seconds": round(time.perf_counter() - self._start, 3),
+            **{k: float(v) for k, v in logs.items() if k not in ("learning_rate", "lr")},
+        }
+        new = self._columns is None
+        if new:
+            metrics = sorted(k for k in row if k not in ("epoch", "lr", "seconds"))
+            self._columns = ["epoch", "lr", "seconds", *metrics]
+        with open(self.path, "a", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=self._columns, extrasaction="ignore", restval="")
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+
+def tensorboard_available() -> bool:
+    """Whether the ``tensorboard`` package is installed (checked without importing it)."""
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def log_callbacks(log_dir: str | Path, model: object, *, append: bool = False) -> list:
+    """The callbacks that log a training run into ``log_dir``: a :class:`CSVHistory` always, and
+    the model's Keras ``TensorBoard`` callback (epoch scalars in ``log_dir/train`` and
+    ``log_dir/validation``) when ``tensorboard`` is installed. TensorBoard logging never stops
+    training: if it is missing or cannot be set up, an INFO line says so and only the CSV is
+    written."""
+    from ._keras import keras_of
+
+    out: list = [CSVHistory(log_dir, append=append)]
+    if not tensorboard_available():
+        logger.info(
+            "tensorboard is not installed: %s gets %s only (pip install tensorboard for TensorBoard logs).",
+            log_dir,
+            HISTORY_CSV,
+        )
+        return out
+    try:
+        board = keras_of(model).callbacks.TensorBoard(
+            log_dir=str(log_dir), histogram_freq=0, write_graph=False, update_freq="epoch", profile_batch=0
+        )
+    except Exception as exc:  # noqa: BLE001 - optional logging must never stop training
+        reason = f"{type(exc).__name__}: {exc}"
+        logger.info("TensorBoard logging is off (%s); %s is written.", reason, HISTORY_CSV)
+        return out
+    return [*out, board]

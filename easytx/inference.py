@@ -6,6 +6,10 @@ on the model, that accepts any batch shape without retracing (its input signatur
 dimensions); a model with a ``numpy_forward`` method (the ONNX engine's
 :class:`~easytx.onnx_engine.OnnxModel`) is called on the same batches. Importing this module
 imports no TensorFlow.
+
+The same path gives embeddings (:func:`predict_embeddings`): the forward function then returns
+the backbone's last hidden state pooled over each text's tokens (``output="mean"`` or ``"cls"``,
+see :data:`POOLINGS`) instead of the head's logits.
 """
 
 from __future__ import annotations
@@ -19,9 +23,15 @@ import numpy as np
 from . import _env  # noqa: F401
 from ._keras import logits_of
 from .bindings import cache_of
+from .errors import ConfigError
 from .preprocess import TransformerDataset
 
-__all__ = ["forward_fn", "numpy_forward", "predict_logits"]
+__all__ = ["POOLINGS", "check_pooling", "forward_fn", "numpy_forward", "predict_embeddings", "predict_logits"]
+
+#: how a text's token vectors become one vector: ``"mean"`` averages the last hidden state over
+#: the text's tokens (padding excluded, special tokens included, as sentence-transformers does);
+#: ``"cls"`` takes the first token's vector ([CLS] / <s>)
+POOLINGS = ("mean", "cls")
 
 _ONE = np.zeros(1, dtype=np.int64)
 
@@ -32,8 +42,35 @@ def _graph_errors() -> tuple:
     return (tf.errors.OperatorNotAllowedInGraphError, TypeError, ValueError, NotImplementedError)
 
 
-def forward_fn(model: Any, input_names: list[str]) -> Any:
+def check_pooling(pooling: Any) -> str:
+    """``pooling`` if it is one of :data:`POOLINGS`, else a :class:`ConfigError` naming them."""
+    if not isinstance(pooling, str) or pooling not in POOLINGS:
+        raise ConfigError(
+            f"`pooling` must be one of {list(POOLINGS)}. Received: pooling={pooling!r}. 'mean' averages "
+            "the token vectors of each text (padding excluded); 'cls' takes its first token's vector."
+        )
+    return pooling
+
+
+def _pooled(model: Any, inputs: dict, pooling: str) -> Any:
+    """The backbone's last hidden state for ``inputs``, pooled per row, as float32 ``[batch, hidden]``."""
+    import tensorflow as tf
+
+    from .backend import last_hidden_state
+
+    hidden = tf.cast(last_hidden_state(model, inputs, training=False), tf.float32)
+    if pooling == "cls":
+        return hidden[:, 0, :]
+    mask = tf.cast(inputs["attention_mask"], tf.float32)[:, :, None]
+    total = tf.reduce_sum(hidden * mask, axis=1)
+    return total / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
+
+
+def forward_fn(model: Any, input_names: list[str], output: str = "logits") -> Any:
     """A ``tf.function`` returning the model's logits, cached on the model per input set.
+
+    With ``output="mean"`` or ``"cls"`` it returns the backbone's last hidden state pooled per
+    row (float32 ``[batch, hidden]``) instead: see :data:`POOLINGS`.
 
     It is traced once, at creation, for any batch shape (unknown dimensions in its signature), and
     without AutoGraph: Hugging Face TF models branch only on Python values, and skipping
@@ -42,14 +79,18 @@ def forward_fn(model: Any, input_names: list[str]) -> Any:
     """
     import tensorflow as tf
 
+    if output != "logits":
+        check_pooling(output)
     cache = cache_of(model).setdefault("forward", {})
-    key = tuple(input_names)
+    key = (output, *input_names)
     if key not in cache:
         signature = [{name: tf.TensorSpec((None, None), tf.int32) for name in input_names}]
 
         model_ref = weakref.ref(model)  # the cache lives in bindings, keyed weakly by the model
 
         def forward(inputs):
+            if output != "logits":
+                return _pooled(model_ref(), inputs, output)
             return logits_of(model_ref()(inputs, training=False))
 
         try:
@@ -61,24 +102,45 @@ def forward_fn(model: Any, input_names: list[str]) -> Any:
     return cache[key]
 
 
-def numpy_forward(model: Any, input_names: list[str]) -> Callable[[dict], np.ndarray]:
-    """A function from a padded batch (int32 numpy arrays by input name) to numpy logits.
+def numpy_forward(model: Any, input_names: list[str], output: str = "logits") -> Callable[[dict], np.ndarray]:
+    """A function from a padded batch (int32 numpy arrays by input name) to numpy logits (or
+    pooled embeddings, see :func:`forward_fn`'s ``output``).
 
     The model's own ``numpy_forward`` where it has one (ONNX engine), else the cached
     ``tf.function`` of :func:`forward_fn`.
+
+    Raises
+    ------
+    ConfigError
+        Embeddings asked of an ONNX engine: its graph outputs the logits only.
     """
     own = getattr(model, "numpy_forward", None)
     if own is not None:
+        if output != "logits":
+            raise ConfigError(
+                f"Embeddings need the model's hidden states, but this predictor runs on the "
+                f"{getattr(model, 'easytx_engine', 'onnx')!r} engine, whose ONNX graph outputs the "
+                "logits only. Load the folder with easytx.load_predictor(folder, engine='tf') to "
+                "call embed()."
+            )
         return own
-    forward = forward_fn(model, input_names)
+    forward = forward_fn(model, input_names, output)
     return lambda inputs: forward(inputs).numpy()
 
 
 def predict_logits(
-    model: Any, dataset: TransformerDataset, *, batch_size: int = 64, progress: bool = False
+    model: Any,
+    dataset: TransformerDataset,
+    *,
+    batch_size: int = 64,
+    progress: bool = False,
+    output: str = "logits",
 ) -> np.ndarray:
-    """Logits for every row of ``dataset``, in the dataset's order."""
-    forward = numpy_forward(model, dataset.input_names)
+    """Logits for every row of ``dataset``, in the dataset's order.
+
+    ``output="mean"`` or ``"cls"`` gives pooled embeddings instead (see :func:`predict_embeddings`).
+    """
+    forward = numpy_forward(model, dataset.input_names, output)
     if len(dataset) == 1:  # fast path for one text (a server's request): no batching machinery
         return np.asarray(forward(dataset.pad(_ONE)), dtype=np.float32)
     batches = dataset.batch_indices(batch_size, shuffle=False, bucket=True)
@@ -105,3 +167,33 @@ def predict_logits(
     result = np.empty(stacked_shape, dtype=np.float32)
     result[order] = np.concatenate(outputs)
     return result
+
+
+def predict_embeddings(
+    model: Any,
+    dataset: TransformerDataset,
+    *,
+    pooling: str = "mean",
+    normalize: bool = False,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> np.ndarray:
+    """One float32 vector per row of ``dataset``, in its order: shape ``(n, hidden)``.
+
+    The rows run through :func:`predict_logits`'s batches (sorted by length, each padded to its
+    own longest row, order restored) with the backbone's last hidden state pooled per row
+    (``pooling``, see :data:`POOLINGS`) in place of the head's logits. ``normalize=True`` scales
+    each vector to unit L2 norm (dot products are then cosine similarities).
+    """
+    check_pooling(pooling)
+    if not isinstance(normalize, bool):
+        raise ConfigError(f"`normalize` must be True or False. Received: normalize={normalize!r}")
+    vectors = predict_logits(model, dataset, batch_size=batch_size, progress=progress, output=pooling)
+    if len(dataset) == 0:
+        from .backend import hidden_size
+
+        return np.zeros((0, hidden_size(model)), dtype=np.float32)
+    if normalize:
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors = vectors / np.maximum(norms, np.finfo(np.float32).tiny)
+    return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -26,7 +26,7 @@ from . import (
 )
 from . import callbacks as cb
 from ._keras import is_keras3_model, keras_of, optimizer_variables
-from .bindings import preproc_of, task_of
+from .bindings import bind, preproc_of, task_of, training_of
 from .data import TextData, check_positive_int, check_texts
 from .errors import ArtifactError, ConfigError, DataTypeError, NotFittedError
 from .inference import predict_logits
@@ -148,6 +148,12 @@ class LRSuggestions:
             f"LRSuggestions(valley={self.valley:.2e}, min_div10={self.min_div10:.2e}, "
             f"steepest={self.steepest:.2e}, min_loss={self.min_loss:.2e})"
         )
+
+
+def _json_float(value: Any) -> float | None:
+    """A metric as a JSON-safe float (``None`` for NaN and infinities)."""
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _console(text: str) -> None:
@@ -295,8 +301,12 @@ class Learner:
     def _train_dataset(self) -> Any:
         return self.train_data.to_tfdataset(self.batch_size, shuffle=True, seed=self.seed, bucket=self.bucket)
 
+    @property
+    def _has_validation(self) -> bool:
+        return self.val_data is not None and self.val_data.y is not None
+
     def _val_dataset(self) -> Any:
-        if self.val_data is None or self.val_data.y is None:
+        if not self._has_validation:
             return None
         return self.val_data.to_tfdataset(self.eval_batch_size, shuffle=False, bucket=self.bucket)
 
@@ -331,6 +341,22 @@ class Learner:
         return {int(k): float(v) for k, v in class_weight.items()}
 
     # ------------------------------------------------------------------ training core
+    def _best_weights(self, early_stopping: Any, monitor: str | None) -> cb.BestWeights | None:
+        """The :class:`~easytx.callbacks.BestWeights` of a training call (early stopping or not),
+        checked before any work; ``None`` without validation data and early stopping."""
+        val = self._has_validation
+        if early_stopping is None:
+            return cb.BestWeights("val_loss") if val else None
+        patience = check_positive_int(early_stopping, "early_stopping")
+        monitor = self.task.monitor if monitor is None else monitor
+        mode = self.task.direction(monitor)  # declared by the task, never guessed from the name
+        if monitor.startswith("val_") and not val:
+            raise ConfigError(
+                f"early_stopping={patience} watches {monitor!r}, a validation metric, but this learner "
+                "has no labelled val_data. Give get_learner(val_data=...), or drop early_stopping."
+            )
+        return cb.BestWeights(monitor, mode, patience)
+
     def _run(
         self,
         *,
@@ -345,10 +371,14 @@ class Learner:
         start_step: int = 0,
         resume: bool = False,
         run: dict | None = None,
+        early_stopping: int | None = None,
+        monitor: str | None = None,
+        log_dir: str | Path | None = None,
         tune_thresholds: bool = True,
     ) -> Any:
         epochs = check_positive_int(epochs, "epochs")
         user = _check_callbacks(callbacks, self.model)
+        best = self._best_weights(early_stopping, monitor)
         if resume and checkpoint_folder is None:
             raise ConfigError(
                 "resume=True needs checkpoint_folder=...: the folder a previous run saved its checkpoints to."
@@ -359,28 +389,43 @@ class Learner:
             state = self._restore_checkpoint(Path(checkpoint_folder), run or {}, epochs)
             if state is not None:
                 initial_epoch, start_step = int(state["epoch"]), int(state["schedule_step"] or 0)
-                if initial_epoch >= epochs:
-                    logger.info("The checkpoint in %s is already at the last epoch.", checkpoint_folder)
+                if best is not None and isinstance(state.get("early_stopping"), dict):
+                    best_file = self._checkpoint_file(Path(checkpoint_folder), state, "best_weights")
+                    best.resume_from(state["early_stopping"], best_file)
+                stopped = best is not None and best.stopped_epoch is not None
+                if initial_epoch >= epochs or stopped:
+                    logger.info(
+                        "The checkpoint in %s is already at the %s.",
+                        checkpoint_folder,
+                        f"early stop after epoch {initial_epoch}" if stopped else "last epoch",
+                    )
+                    if best is not None and best.patience is not None and best.best_epoch != initial_epoch:
+                        best.model = self.model
+                        best.restore()
                     return self.history
         driver = cb.ScheduleCallback(schedule, epochs * self.steps_per_epoch, start_step)
         if state is not None and state.get("lr_scale") is not None:
             driver.scale = float(state["lr_scale"])
         cbs = [driver, cb.BatchHistory(self.batch_history)]
         cbs += [c(driver) if callable(c) and not isinstance(c, type) else c for c in extra_callbacks]
+        # the best weights are judged before the checkpoint is written, which records them
+        cbs += [best] if best is not None else []
         chief = distribute.is_chief(distribute.strategy_of(self.model))  # multi-worker: one writer
         if checkpoint_folder is not None and not resume and chief:
             self._set_aside_old_checkpoint(Path(checkpoint_folder))
         if checkpoint_folder is not None:
             extra = {"run": run or {}, "steps_per_epoch": self.steps_per_epoch, "epochs": epochs}
-            cbs.append(cb.EpochCheckpoint(checkpoint_folder, driver, extra=extra, data=self.train_data))
-        val_dataset = self._val_dataset()
-        best = cb.BestWeights("val_loss") if val_dataset is not None else None
-        cbs += [best] if best is not None else []
+            cbs.append(
+                cb.EpochCheckpoint(checkpoint_folder, driver, extra=extra, data=self.train_data, best=best)
+            )
+        if log_dir is not None and chief:
+            cbs += cb.log_callbacks(Path(log_dir), self.model, append=state is not None)
         cbs += user
+        interrupted = False
         try:
             self.history = self.model.fit(
                 self._train_dataset(),
-                validation_data=val_dataset,
+                validation_data=self._val_dataset(),
                 epochs=epochs,
                 initial_epoch=initial_epoch,
                 callbacks=cb.for_keras(cbs, self.model),
@@ -389,13 +434,13 @@ class Learner:
                 verbose=verbose,
             )
         except KeyboardInterrupt:
+            interrupted = True
             self.history = getattr(self.model, "history", self.history)
-            if best is not None and best.weights is not None:
-                self.model.set_weights(best.weights)
+            if best is not None and best.restore():
                 logger.warning(
-                    "Training interrupted; restored the weights of epoch %d (val_loss=%.4g), the best "
-                    "so far.",
+                    "Training interrupted; restored the weights of epoch %d (%s=%.4g), the best so far.",
                     best.best_epoch,
+                    best.monitor,
                     best.best,
                 )
             else:
@@ -403,8 +448,9 @@ class Learner:
                     "Training interrupted before any validated epoch; the model keeps the weights it "
                     "had reached."
                 )
-            return self.history
-        if tune_thresholds and val_dataset is not None and hasattr(self.task, "tune_thresholds"):
+        self._record_training(run or {}, best, interrupted)
+        multilabel = hasattr(self.task, "tune_thresholds")
+        if not interrupted and tune_thresholds and multilabel and self._has_validation:
             self._tune_thresholds_after_fit(verbose)
         return self.history
 
@@ -433,6 +479,50 @@ class Learner:
         else:
             logger.info(message)
 
+    def _record_training(self, run: dict, best: cb.BestWeights | None, interrupted: bool) -> None:
+        """Bind this call's record to the model (a saved predictor writes it into easytx.json and
+        its model card): the recipe, the data sizes, each epoch's logs and the epoch whose weights
+        the model ends with, with that epoch's validation metrics as Keras computed them."""
+        history = getattr(self.history, "history", None) or {}
+        numbers = [int(e) + 1 for e in getattr(self.history, "epoch", None) or []]
+        epochs = [
+            {"epoch": n, **{k: _json_float(v[i]) for k, v in history.items() if i < len(v)}}
+            for i, n in enumerate(numbers)
+        ]
+        kept = epochs[-1]["epoch"] if epochs else None
+        if best is not None and best.best_epoch is not None and (best.patience is not None or interrupted):
+            kept = best.best_epoch
+        kept_logs = next((e for e in epochs if e["epoch"] == kept), {})
+        if not kept_logs and best is not None and best.best_epoch == kept:  # before a resume
+            kept_logs = {best.monitor: best.best}
+        record = {
+            "method": run.get("method"),
+            "options": {k: v for k, v in run.items() if k != "method"},
+            "batch_size": self.batch_size,
+            "weight_decay": self.weight_decay,
+            "accumulation_steps": self.accumulation_steps,
+            "train_rows": len(self.train_data) if not isinstance(self.train_data, StreamingDataset) else None,
+            "val_rows": len(self.val_data) if self._has_validation else None,
+            "epochs": epochs,
+            "kept_epoch": kept,
+            "validation": {k: v for k, v in kept_logs.items() if k.startswith("val_")},
+            "early_stopping": best.state() if best is not None and best.patience is not None else None,
+            "interrupted": interrupted,
+        }
+        bind(self.model, training=[*(training_of(self.model) or []), record])
+
+    @staticmethod
+    def _checkpoint_file(folder: Path, state: dict, key: str) -> Path | None:
+        """The file ``state[key]`` names inside the checkpoint ``folder`` (never outside it)."""
+        from . import checkpoints
+
+        name = state.get(key)
+        if not name:
+            return None
+        if not isinstance(name, str) or Path(name).name != name:
+            raise ArtifactError(f"{folder / checkpoints.PROGRESS} names a {key} file outside the folder.")
+        return folder / name
+
     @staticmethod
     def _set_aside_old_checkpoint(folder: Path) -> None:
         """A fresh run must not leave an older run's progress.json to be resumed by mistake."""
@@ -460,19 +550,16 @@ class Learner:
         checkpoints.check_resumable(
             state, run=run, steps_per_epoch=self.steps_per_epoch, epochs=epochs, folder=folder
         )
-        for key in ("weights", "optimizer"):
-            name = state.get(key)
-            if name is not None and (not isinstance(name, str) or Path(name).name != name):
-                raise ArtifactError(f"{folder / checkpoints.PROGRESS} names a {key} file outside the folder.")
-        weights = folder / state["weights"]
-        if not weights.is_file():
-            raise ConfigError(f"{weights}, named in {folder / checkpoints.PROGRESS}, is missing.")
+        weights = self._checkpoint_file(folder, state, "weights")
+        optimizer = self._checkpoint_file(folder, state, "optimizer")
+        if weights is None or not weights.is_file():
+            named = weights or "The weights file"
+            raise ConfigError(f"{named}, named in {folder / checkpoints.PROGRESS}, is missing.")
         artifacts.check_h5_weights_only(weights)  # arrays only, never a serialized model
         self.model.load_weights(str(weights))
-        if state.get("optimizer"):
-            checkpoints.restore_optimizer_state(
-                self.model.optimizer, self.model.trainable_variables, folder / state["optimizer"]
-            )
+        if optimizer is not None:
+            variables = self.model.trainable_variables
+            checkpoints.restore_optimizer_state(self.model.optimizer, variables, optimizer)
         if state.get("data_epoch") is not None and hasattr(self.train_data, "_epoch"):
             self.train_data._epoch = int(state["data_epoch"])
         logger.info(
@@ -500,6 +587,9 @@ class Learner:
         callbacks: Sequence | None = None,
         verbose: int = 1,
         resume: bool = False,
+        early_stopping: int | None = None,
+        monitor: str | None = None,
+        log_dir: str | Path | None = None,
         tune_thresholds: bool = True,
     ) -> Any:
         """Train with the one-cycle policy (see :func:`easytx.schedules.one_cycle` for the shape).
@@ -535,6 +625,22 @@ class Learner:
             ``verbose``, logged otherwise, kept in ``learner.thresholds_report_``); the
             thresholds are saved with the predictor. ``False`` keeps the thresholds as they are.
             Other tasks ignore it.
+        early_stopping : int, optional
+            Patience: stop when the validation metric ``monitor`` has not improved for this many
+            epochs, and end with the weights of its best epoch (restored in memory). The schedule
+            keeps its length (``epochs``), so training stops part-way through the cycle. Needs
+            labelled ``val_data``. With ``checkpoint_folder``, each epoch's checkpoint records the
+            early-stopping state and the best epoch's weights file; ``resume=True`` continues the
+            patience count, and after an early stop restores the best weights without training.
+        monitor : str, optional
+            The metric early stopping watches (default: the task's, :attr:`easytx.tasks.Task.monitor`:
+            ``"val_accuracy"`` for classification, ``"val_macro_f1"`` for multi-label,
+            ``"val_loss"`` otherwise); its direction is the task's
+            (:meth:`~easytx.tasks.Task.direction`).
+        log_dir : path, optional
+            Write ``history.csv`` there (one row per epoch: learning rate, seconds and every
+            metric), and TensorBoard logs when the ``tensorboard`` package is installed (without
+            it an INFO line says so and only the CSV is written). A resumed run appends to the CSV.
 
         Returns
         -------
@@ -559,6 +665,8 @@ class Learner:
             "div_factor": div_factor,
             "final_div_factor": final_div_factor,
             "moms": list(moms) if moms else None,
+            "early_stopping": early_stopping,
+            "monitor": monitor,
         }
         return self._run(
             epochs=epochs,
@@ -569,6 +677,9 @@ class Learner:
             verbose=verbose,
             resume=resume,
             run=run,
+            early_stopping=early_stopping,
+            monitor=monitor,
+            log_dir=log_dir,
             tune_thresholds=tune_thresholds,
         )
 
@@ -584,13 +695,17 @@ class Learner:
         callbacks: Sequence | None = None,
         verbose: int = 1,
         resume: bool = False,
+        early_stopping: int | None = None,
+        monitor: str | None = None,
+        log_dir: str | Path | None = None,
         tune_thresholds: bool = True,
     ) -> Any:
         """ktrain's ``fit``: constant ``lr`` for ``n_cycles`` epochs, or SGDR with ``cycle_len``.
 
         With ``cycle_len``, the learning rate follows cosine annealing with warm restarts:
         ``n_cycles`` cycles, the ``i``-th lasting ``cycle_len * cycle_mult**i`` epochs.
-        ``checkpoint_folder``, ``resume`` and ``tune_thresholds`` work as in :meth:`fit_onecycle`.
+        ``checkpoint_folder``, ``resume``, ``early_stopping``, ``monitor``, ``log_dir`` and
+        ``tune_thresholds`` work as in :meth:`fit_onecycle`.
         """
         lr = _check_lr(lr)
         n_cycles = check_positive_int(n_cycles, "n_cycles")
@@ -613,6 +728,8 @@ class Learner:
             "n_cycles": n_cycles,
             "cycle_len": cycle_len,
             "cycle_mult": cycle_mult,
+            "early_stopping": early_stopping,
+            "monitor": monitor,
         }
         return self._run(
             epochs=epochs,
@@ -623,6 +740,9 @@ class Learner:
             verbose=verbose,
             resume=resume,
             run=run,
+            early_stopping=early_stopping,
+            monitor=monitor,
+            log_dir=log_dir,
             tune_thresholds=tune_thresholds,
         )
 
@@ -643,14 +763,17 @@ class Learner:
         verbose: int = 1,
         *,
         resume: bool = False,
+        log_dir: str | Path | None = None,
         tune_thresholds: bool = True,
     ) -> Any:
         """ktrain's ``autofit``: one triangular lr cycle per epoch, early stopping, plateau cuts.
 
         With ``epochs=None`` training runs until ``monitor`` stops improving
         (``early_stopping`` defaults to 5 and ``reduce_on_plateau`` to 2 then), and the best
-        weights are restored. ``checkpoint_folder``, ``resume`` and ``tune_thresholds`` work as
-        in :meth:`fit_onecycle` (the early-stopping patience count restarts on resume).
+        weights are restored. Early stopping is the one of :meth:`fit_onecycle` (there its
+        ``monitor`` defaults to the task's metric; here to ``"val_loss"``, as in ktrain).
+        ``checkpoint_folder``, ``resume``, ``log_dir`` and ``tune_thresholds`` work as in
+        :meth:`fit_onecycle`.
         """
         lr = _check_lr(lr)
         run = {
@@ -683,16 +806,6 @@ class Learner:
 
         mode = self.task.direction(monitor)  # declared by the task, never guessed from the name
         extra: list = []
-        if early_stopping:
-            extra.append(
-                keras_of(self.model).callbacks.EarlyStopping(
-                    monitor=monitor,
-                    mode=mode,
-                    patience=int(early_stopping),
-                    restore_best_weights=True,
-                    verbose=1 if verbose else 0,
-                )
-            )
         if reduce_on_plateau:
             extra.append(
                 lambda driver: cb.PlateauScale(driver, monitor, int(reduce_on_plateau), reduce_factor, mode)
@@ -708,6 +821,9 @@ class Learner:
             extra_callbacks=extra,
             resume=resume,
             run=run,
+            early_stopping=early_stopping or None,  # ktrain's 0 turns it off
+            monitor=monitor,
+            log_dir=log_dir,
             tune_thresholds=tune_thresholds,
         )
 

@@ -9,6 +9,7 @@ engine never does.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import platform
@@ -24,9 +25,10 @@ from . import (
     artifacts,
     backend,
     distribute,
+    model_card,
     onnx_engine,
 )
-from .bindings import bind, metrics_of
+from .bindings import bind, metrics_of, training_of
 from .data import check_positive_int, check_texts, iter_table_chunks, table_format
 from .errors import ArtifactError, ConfigError, DataError, DataTypeError, EasytxError
 from .inference import predict_logits
@@ -37,16 +39,26 @@ logger = logging.getLogger(__name__)
 __all__ = ["Predictor", "get_predictor", "load_predictor"]
 
 
-def _versions() -> dict:
+def _versions(backend_name: str | None = None) -> dict:
+    """Library versions at save time (``keras`` or ``tf-keras``: the one the model's backend runs on)."""
+    import importlib.metadata
+
     import tensorflow as tf
     import transformers
 
-    return {
+    out = {
         "easytx": __version__,
         "transformers": transformers.__version__,
         "tensorflow": tf.__version__,
         "python": platform.python_version(),
     }
+    package = {"keras3": "keras", "transformers": "tf-keras"}.get(backend_name or "")
+    if package:
+        try:
+            out[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
 
 
 class Predictor:
@@ -64,6 +76,10 @@ class Predictor:
         then answers are returned in the input order.
     metrics : dict, optional
         Validation metrics stored with the predictor.
+    training : list of dict, optional
+        What the Learner recorded of each training call (recipe, per-epoch history, the epoch
+        kept; see :meth:`easytx.Learner.fit_onecycle`), saved in ``easytx.json`` and shown by
+        the model card (``README.md``) that :meth:`save` writes.
     verbose : int
         ``1`` shows a progress bar when predicting many texts (more than 20 batches);
         ``0`` silences it.
@@ -76,12 +92,14 @@ class Predictor:
         *,
         batch_size: int = 64,
         metrics: dict | None = None,
+        training: list | None = None,
         verbose: int = 1,
     ):
         self.model = model
         self.preproc = preproc
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.metrics = dict(metrics or {})
+        self.training = list(training or [])
         self.verbose = verbose
 
     def __repr__(self) -> str:
@@ -186,6 +204,70 @@ class Predictor:
         )
         proba = self.task.probabilities(logits, labels=self.preproc.labels_)
         return data, proba
+
+    def embed(
+        self,
+        texts: Any,
+        *,
+        pooling: str = "mean",
+        normalize: bool = False,
+        batch_size: int | None = None,
+        verbose: int | None = None,
+    ) -> np.ndarray:
+        """One vector per text from the fine-tuned model's encoder: float32, shape ``(n, hidden)``.
+
+        The texts are tokenized and batched as for :meth:`predict` (sorted by length, each batch
+        padded to its longest text, vectors returned in the input order); the encoder's last hidden
+        state is pooled per text instead of running the task head. Texts longer than ``maxlen``
+        tokens are truncated, as for prediction.
+
+        Parameters
+        ----------
+        texts : str or list of str
+            A single string gives shape ``(hidden,)``. Pairs ``(text_a, text_b)`` work for a pair
+            model.
+        pooling : {"mean", "cls"}
+            ``"mean"``: the average of the text's token vectors (padding excluded);
+            ``"cls"``: the first token's vector.
+        normalize : bool
+            Scale each vector to unit length (dot products are then cosine similarities).
+        batch_size : int, optional
+            Texts per forward pass (default: the predictor's).
+        verbose : int, optional
+            ``0`` silences the progress bar (default: the predictor's ``verbose``).
+
+        Returns
+        -------
+        numpy.ndarray
+
+        Raises
+        ------
+        ConfigError
+            An unknown ``pooling``, or a predictor on an ONNX engine (its graph outputs the logits
+            only: load it with ``engine="tf"``).
+
+        Examples
+        --------
+        >>> vectors = predictor.embed(["a great film", "a dull plot"], normalize=True)  # doctest: +SKIP
+        >>> vectors.shape, float(vectors[0] @ vectors[1])  # doctest: +SKIP
+        ((2, 384), 0.41)
+        """
+        from .inference import check_pooling, predict_embeddings
+
+        check_pooling(pooling)
+        batch_size = check_positive_int(self.batch_size if batch_size is None else batch_size, "batch_size")
+        items, single = self._texts(texts)
+        data = self.preproc.encode_for_prediction(items)
+        verbose = self.verbose if verbose is None else verbose
+        vectors = predict_embeddings(
+            self.model,
+            data,
+            pooling=pooling,
+            normalize=normalize,
+            batch_size=batch_size,
+            progress=bool(verbose) and len(items) > 20 * batch_size,
+        )
+        return vectors[0] if single else vectors
 
     def evaluate(self, texts: Any, labels: Any, *, print_report: bool = True) -> dict:
         """Score labelled texts with the task's headline metrics (and print its report).
@@ -402,6 +484,11 @@ class Predictor:
     def save(self, folder: str | os.PathLike, *, onnx: bool | str = False, opset: int | None = None) -> Path:
         """Save to ``folder`` atomically (see :mod:`easytx.artifacts` for the format).
 
+        The folder gets a model card, ``README.md``, written from what the predictor knows
+        (:func:`easytx.model_card.render_model_card`: task, labels, base model, maximum length,
+        backend, training recipe and history, validation metrics, versions, date); it is listed
+        and checksummed in ``easytx.json`` like every other file.
+
         Under multi-worker training only the chief writes; the other workers return ``folder``
         without writing (see ``docs/distributed.md``).
 
@@ -439,23 +526,29 @@ class Predictor:
             logger.info("Not the chief worker: the chief saves the predictor to %s.", folder)
             return Path(folder).expanduser().absolute()
         onnx_section: dict = {}
+        name = Path(folder).expanduser().absolute().name
 
         def write_parts(tmp: Path) -> None:
             backend.save_model(self.model, tmp / "model")
             self.preproc.save_tokenizer(tmp / "tokenizer")
             if graphs:
                 onnx_section.update(self._write_graphs(tmp, graphs, opset))
+            card = model_card.render_model_card(manifest, folder_name=name)
+            (tmp / model_card.MODEL_CARD).write_text(card, encoding="utf-8")
 
+        backend_name = backend.backend_of(self.model)
         manifest = {
             "format": "easytx-predictor",
-            "versions": _versions(),
+            "versions": _versions(backend_name),
+            "saved_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "task": self.task.name,
             "task_config": self.task.get_config(),
             "head": self.task.head,
-            "backend": backend.backend_of(self.model),
+            "backend": backend_name,
             "preprocessing": self.preproc.to_dict(),
             "classes": [c if isinstance(c, (str, int, bool)) else str(c) for c in self.get_classes()],
             "metrics": self.metrics,
+            "training": self.training,
             "batch_size": self.batch_size,
         }
         if graphs:  # filled in by write_parts, before write_folder writes the manifest
@@ -610,7 +703,9 @@ class Predictor:
                 f"a {preproc.task.name!r} task: the manifest was edited or damaged. Save the predictor again."
             )
         bind(model, task=preproc.task, preproc=preproc)
-        return cls(model, preproc, batch_size=batch_size, metrics=meta.get("metrics")), identity, folder
+        training = meta.get("training") if isinstance(meta.get("training"), list) else None  # older saves
+        predictor = cls(model, preproc, batch_size=batch_size, metrics=meta.get("metrics"), training=training)
+        return predictor, identity, folder
 
     @staticmethod
     def _load_tf_model(folder: Path, head: str, backend_name: str | None) -> Any:
@@ -635,7 +730,9 @@ def get_predictor(model: Any, preproc: Transformer, batch_size: int = 64) -> Pre
             f"`preproc` must be the easytx Transformer used for training. Received: {type(preproc).__name__}."
         )
     preproc._check_fitted()
-    return Predictor(model, preproc, batch_size=batch_size, metrics=metrics_of(model))
+    return Predictor(
+        model, preproc, batch_size=batch_size, metrics=metrics_of(model), training=training_of(model)
+    )
 
 
 def load_predictor(

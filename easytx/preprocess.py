@@ -823,6 +823,34 @@ class Transformer:
         self._warned_truncation = warned or bool(stats["truncated"])
         return TransformerDataset(encoded, None, texts, pad_token_id=self._pad_id())
 
+    def encode_unlabelled(self, texts: list, *, maxlen: int | None = None) -> TransformerDataset:
+        """Tokenize texts for a model used as it is, without training (a base model's embeddings).
+
+        Nothing needs fitting: texts (or ``(text_a, text_b)`` pairs) are truncated to ``maxlen``
+        tokens (default: the model's limit; a larger value raises :class:`ConfigError`), and the
+        number truncated is logged at INFO level.
+        """
+        self.tokenizer  # noqa: B018 - load and check (sets model_limit_)
+        limit = self.model_limit_
+        length = limit if maxlen is None else check_positive_int(maxlen, "maxlen")
+        if length > limit:
+            raise ConfigError(
+                f"`maxlen`={length} exceeds this model's limit of {limit} tokens. Pass a smaller "
+                "maxlen, or None for the limit."
+            )
+        stats: dict = {}
+        encoded = self._tokenize(texts, length, stats)
+        if stats["truncated"]:
+            logger.info(
+                "%d of %d text(s) are longer than maxlen=%d tokens and were truncated; the first is "
+                "at position %d.",
+                len(stats["truncated"]),
+                len(texts),
+                length,
+                stats["truncated"][0],
+            )
+        return TransformerDataset(encoded, None, texts, pad_token_id=self._pad_id())
+
     def _pad_id(self) -> int:
         pad = self.tokenizer.pad_token_id
         return 0 if pad is None else int(pad)

@@ -20,6 +20,7 @@ from .data import check_columns, check_unique_columns, read_folder, read_table, 
 from .errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # imported lazily at run time (they load TensorFlow)
+    from .embeddings import TransformerEmbedding
     from .preprocess import Transformer, TransformerDataset
     from .tagger import TaggingTransformer
 
@@ -33,6 +34,7 @@ __all__ = [
     "texts_from_csv",
     "texts_from_folder",
     "TaggingTransformer",
+    "TransformerEmbedding",
     "entities_from_array",
     "entities_from_conll2003",
     "entities_from_df",
@@ -52,6 +54,10 @@ def __getattr__(name: str) -> Any:  # TensorFlow loads on first use, not on impo
         from .tagger import TaggingTransformer
 
         return TaggingTransformer
+    if name == "TransformerEmbedding":
+        from .embeddings import TransformerEmbedding
+
+        return TransformerEmbedding
     raise AttributeError(f"module 'easytx.text' has no attribute {name!r}")
 
 

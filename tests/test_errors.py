@@ -119,6 +119,13 @@ def _resume_with_other_options(ctx) -> Any:
     return ctx.learner.fit_onecycle(5e-3, 3, checkpoint_folder=folder, resume=True, verbose=0)
 
 
+def _early_stopping_without_validation(ctx) -> Any:
+    t = ctx.new_preproc()
+    trn = t.preprocess_train(GOOD, LABELS)
+    learner = easytx.get_learner(t.get_classifier(seed=0), train_data=trn, batch_size=2)
+    return learner.fit_onecycle(1e-3, 3, early_stopping=2, verbose=0)
+
+
 def _long_text_twice(ctx) -> Any:
     long = " ".join(["the film was superb"] * 200)
     first = ctx.fresh_predictor.predict([long, "ok"])
@@ -710,6 +717,22 @@ CASES: list[Case] = [
         _resume_with_other_options,
     ),
     Case(
+        "early-stopping-no-validation",
+        "training",
+        "`fit_onecycle(..., early_stopping=2)` on a learner without validation data",
+        ConfigError,
+        ("early_stopping=2 watches 'val_accuracy', a validation metric", "no labelled val_data"),
+        _early_stopping_without_validation,
+    ),
+    Case(
+        "early-stopping-unknown-metric",
+        "training",
+        "`early_stopping=2, monitor='val_acuracy'` (a typo) for a classifier",
+        ConfigError,
+        ("reports no metric 'val_acuracy'", "Did you mean 'accuracy'?"),
+        lambda c: c.learner.fit_onecycle(1e-3, 3, early_stopping=2, monitor="val_acuracy", verbose=0),
+    ),
+    Case(
         "predictor-before-training",
         "training",
         "`get_predictor` with an unfitted preprocessor",
@@ -797,6 +820,14 @@ CASES: list[Case] = [
         ConfigError,
         ("`batch_size` must be a positive int. Received: batch_size=0",),
         lambda c: easytx.get_predictor(c.learner.model, c.t, batch_size=0),
+    ),
+    Case(
+        "embed-unknown-pooling",
+        "prediction",
+        "`predictor.embed(texts, pooling='max')`",
+        ConfigError,
+        ("`pooling` must be one of ['mean', 'cls']. Received: pooling='max'",),
+        lambda c: c.predictor.embed(GOOD, pooling="max"),
     ),
     Case(
         "predict-empty-strings",

@@ -1,6 +1,6 @@
 """The architecture's rules, held by tests (docs/architecture.md):
 
-- the bottom layer (errors, data, labels, schedules, lr_rules, bindings, artifacts, encoder
+- the bottom layer (errors, data, labels, schedules, lr_rules, bindings, artifacts, model card, encoder
   configs) imports no TensorFlow, Keras or transformers;
 - dependencies point down: nothing in the bottom layer imports a module above it;
 - transformers' TF model classes are named in ``backend`` only (``testing`` builds reference
@@ -20,7 +20,17 @@ import pytest
 import easytx
 
 PACKAGE = Path(easytx.__file__).resolve().parent
-BOTTOM = ["errors", "data", "labels", "schedules", "lr_rules", "bindings", "artifacts", "encoders.config"]
+BOTTOM = [
+    "errors",
+    "data",
+    "labels",
+    "schedules",
+    "lr_rules",
+    "bindings",
+    "artifacts",
+    "model_card",
+    "encoders.config",
+]
 HEAVY = ("tensorflow", "keras", "tf_keras", "transformers", "torch")
 MODEL_CLASS_MODULES = {"backend.py", "testing.py", "cli.py"}
 

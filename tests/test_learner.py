@@ -1,10 +1,13 @@
+import csv
 import json
+import logging
 
 import numpy as np
 import pytest
 
 import easytx
 from easytx import backend, text
+from easytx import callbacks as cb
 from easytx._keras import keras_of, weights_file_name
 from easytx.errors import ConfigError, DataTypeError, NotFittedError
 from easytx.testing import FAMILIES, TINY_HEAD_LR, keyword_dataset
@@ -118,6 +121,106 @@ def test_autofit_early_stopping_restores_best(tiny_bert, small_data):
     np.testing.assert_allclose(
         learner.model.evaluate(learner._val_dataset(), verbose=0)[0], min(losses), rtol=1e-4
     )
+
+
+def _saboteur(model, steps_per_epoch):
+    """A callback of the model's Keras that, once an epoch has validated at accuracy >= 0.9, zeroes
+    every weight after the last batch of each later epoch: those epochs validate a model that knows
+    nothing (all logits equal, accuracy 0.5), worse than the learned one. ``snapshots`` holds the
+    weights each epoch validated."""
+
+    class Saboteur(keras_of(model).callbacks.Callback):
+        snapshots: list = []
+        armed = False
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.armed and batch == steps_per_epoch - 1:
+                self.model.set_weights([np.zeros_like(w) for w in self.model.get_weights()])
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.snapshots.append([w.copy() for w in self.model.get_weights()])
+            self.armed = self.armed or (logs or {}).get("val_accuracy", 0.0) >= 0.9
+
+    return Saboteur()
+
+
+@pytest.mark.parametrize("method", ["fit_onecycle", "fit"])
+def test_early_stopping_restores_the_best_epoch(tiny_bert, keyword_data, tmp_path, method):
+    learner, _ = _learner(tiny_bert, keyword_data)
+    saboteur = _saboteur(learner.model, learner.steps_per_epoch)
+    folder = tmp_path / "ckpt"
+    train = getattr(learner, method)
+    history = train(5e-3, 8, early_stopping=2, checkpoint_folder=folder, callbacks=[saboteur], verbose=0)
+    accuracy = history.history["val_accuracy"]  # the classifier's declared monitor, "max" is better
+    best_epoch = int(np.argmax(accuracy)) + 1
+    assert accuracy[best_epoch - 1] >= 0.9 and max(accuracy[best_epoch:]) < 0.9
+    assert len(accuracy) == best_epoch + 2 < 8  # stopped after two epochs without improvement
+    for restored, kept in zip(learner.model.get_weights(), saboteur.snapshots[best_epoch - 1]):
+        np.testing.assert_array_equal(restored, kept)
+    np.testing.assert_allclose(
+        learner.model.evaluate(learner._val_dataset(), verbose=0)[1], max(accuracy), atol=1e-6
+    )
+    # the checkpoint records the early stop and the best epoch's weights file
+    progress = json.loads((folder / "progress.json").read_text())
+    assert progress["epoch"] == len(accuracy)
+    assert progress["best_weights"] == weights_file_name(learner.model, f"weights-{best_epoch:02d}")
+    stopped = progress["early_stopping"]
+    assert stopped["monitor"] == "val_accuracy" and stopped["mode"] == "max"
+    assert stopped["best_epoch"] == best_epoch and stopped["stopped_epoch"] == len(accuracy)
+    # resuming a run that stopped early trains nothing and ends on the best weights (read from disk)
+    learner.model.set_weights([np.zeros_like(w) for w in learner.model.get_weights()])
+    steps_before = len(learner.batch_history["lr"])
+    train(5e-3, 8, early_stopping=2, checkpoint_folder=folder, resume=True, verbose=0)
+    assert len(learner.batch_history["lr"]) == steps_before
+    for restored, kept in zip(learner.model.get_weights(), saboteur.snapshots[best_epoch - 1]):
+        np.testing.assert_allclose(restored, kept, atol=1e-7)
+
+
+def test_early_stopping_options_are_checked_before_training(tiny_bert, small_data):
+    learner, _ = _learner(tiny_bert, small_data, val=False)
+    with pytest.raises(ConfigError, match="no labelled val_data"):
+        learner.fit_onecycle(1e-3, 2, early_stopping=1, verbose=0)
+    with pytest.raises(ConfigError, match="no labelled val_data"):
+        learner.fit(1e-3, 2, early_stopping=1, verbose=0)
+    with pytest.raises(ConfigError, match="early_stopping"):
+        learner.fit_onecycle(1e-3, 2, early_stopping=0, verbose=0)
+    with pytest.raises(ConfigError, match="reports no metric 'val_f1'"):
+        learner.fit_onecycle(1e-3, 2, early_stopping=1, monitor="val_f1", verbose=0)
+    assert learner.batch_history == {}  # nothing trained
+
+
+def test_log_dir_writes_the_epoch_history_as_csv(tiny_bert, small_data, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(cb, "tensorboard_available", lambda: False)  # as on a machine without it
+    learner, _ = _learner(tiny_bert, small_data)
+    with caplog.at_level(logging.INFO, logger="easytx.callbacks"):
+        history = learner.fit_onecycle(1e-3, 2, log_dir=tmp_path / "logs", verbose=0).history
+    assert "tensorboard is not installed" in caplog.text
+    assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["history.csv"]
+    with open(tmp_path / "logs" / "history.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["epoch", "lr", "seconds", "accuracy", "loss", "val_accuracy", "val_loss"]
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    steps = learner.steps_per_epoch
+    for i, row in enumerate(rows):
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            assert float(row[key]) == pytest.approx(history[key][i], rel=1e-6)
+        # the learning rate of the epoch's last batch (one-cycle: it moves every batch)
+        assert float(row["lr"]) == pytest.approx(learner.batch_history["lr"][(i + 1) * steps - 1], rel=1e-6)
+        assert float(row["seconds"]) > 0
+    # a new call starts the file afresh
+    learner.fit(1e-4, 1, log_dir=tmp_path / "logs", verbose=0)
+    with open(tmp_path / "logs" / "history.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 1 and float(rows[0]["lr"]) == pytest.approx(1e-4)
+
+
+def test_log_dir_gets_tensorboard_logs_where_tensorboard_is_installed(tiny_bert, small_data, tmp_path):
+    pytest.importorskip("tensorboard")  # an optional dependency (tf.summary needs it)
+    learner, _ = _learner(tiny_bert, small_data)
+    learner.fit_onecycle(1e-3, 1, log_dir=tmp_path / "logs", verbose=0)
+    assert (tmp_path / "logs" / "history.csv").is_file()
+    for part in ("train", "validation"):
+        assert list((tmp_path / "logs" / part).glob("events.out.tfevents.*")), part
 
 
 def test_autofit_needs_validation_for_open_ended_training(tiny_bert, small_data):

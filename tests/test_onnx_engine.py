@@ -479,6 +479,12 @@ def test_what_needs_tensorflow_says_so(classifier, tmp_path):
     assert not (tmp_path / "again").exists()
 
 
+def test_embed_on_an_onnx_engine_says_the_graph_outputs_logits_only(classifier):
+    with pytest.raises(ConfigError, match=r"outputs the\s+logits only.*engine='tf'"):
+        classifier["onnx"].embed(["a text", "another"])
+    assert classifier["tf"].embed(["a text", "another"]).shape[0] == 2
+
+
 def test_cli_export_of_a_folder_with_graphs_converts_the_tf_model(classifier, tmp_path, capsys):
     from easytx.cli import main
 

@@ -129,6 +129,61 @@ def test_tampered_or_damaged_folders_are_refused(saved, tmp_path):
         easytx.load_predictor(pickled)
 
 
+def test_saved_folder_has_a_model_card(saved, tiny_bert):
+    meta = json.loads((saved / "easytx.json").read_text())
+    card = (saved / "README.md").read_text(encoding="utf-8")
+    assert len(meta["files"]["README.md"]) == 64  # listed and checksummed like every file
+    assert card.startswith(f"# my_predictor: classification fine-tuned from {tiny_bert}")
+    assert "| classes | `neg`, `pos` (2) |" in card
+    assert f"| maximum length | {meta['preprocessing']['maxlen']} tokens |" in card
+    assert f"| backend | {meta['backend']} |" in card
+    assert f"| tensorflow | {meta['versions']['tensorflow']} |" in card
+    assert meta["saved_at"][:4] in card
+    # the Learner's record of the fixture's training: learner.fit_onecycle(5e-3, 4) on 480 rows
+    (record,) = meta["training"]
+    assert record["method"] == "fit_onecycle" and record["options"]["lr"] == 5e-3
+    assert record["train_rows"] == 480 and record["val_rows"] == 120 and record["kept_epoch"] == 4
+    assert [e["epoch"] for e in record["epochs"]] == [1, 2, 3, 4]
+    assert "`learner.fit_onecycle`" in card and "| learning rate | 0.005 |" in card
+    accuracy = record["validation"]["val_accuracy"]
+    assert accuracy == record["epochs"][-1]["val_accuracy"] >= 0.9
+    assert f"| val_accuracy | {accuracy:.4g} |" in card  # the validation metrics section
+    assert card.count("(kept) |") == 1
+
+
+def test_model_card_metrics_and_loading_checks(predictor, saved, tmp_path):
+    import shutil
+
+    loaded = easytx.load_predictor(saved)
+    assert loaded.training == json.loads((saved / "easytx.json").read_text())["training"]
+    # metrics the predictor holds (e.g. from easytx.finetune) head the card; a loaded predictor
+    # saved again keeps its training record
+    loaded.metrics = {"accuracy": 0.975, "macro_f1": 0.9749}
+    again = loaded.save(tmp_path / "again")
+    card = (again / "README.md").read_text(encoding="utf-8")
+    assert "| accuracy | 0.975 |" in card and "| macro_f1 | 0.9749 |" in card
+    assert "`learner.fit_onecycle`" in card
+
+    edited = tmp_path / "edited"
+    shutil.copytree(saved, edited)
+    with open(edited / "README.md", "a", encoding="utf-8") as handle:
+        handle.write("\nEdited by hand.\n")
+    with pytest.raises(ArtifactError, match=r"README.md does not match its checksum"):
+        easytx.load_predictor(edited)
+
+    # a folder saved before model cards (no README.md, no training record) still loads
+    older = tmp_path / "older"
+    shutil.copytree(saved, older)
+    (older / "README.md").unlink()
+    meta = json.loads((older / "easytx.json").read_text())
+    del meta["files"]["README.md"], meta["training"], meta["saved_at"]
+    (older / "easytx.json").write_text(json.dumps(meta))
+    old = easytx.load_predictor(older)
+    assert old.training == [] and old.predict("the film was superb") == predictor.predict(
+        "the film was superb"
+    )
+
+
 def test_not_a_predictor(tmp_path):
     with pytest.raises(ArtifactError, match="No predictor folder"):
         easytx.load_predictor(tmp_path / "missing")

@@ -1,6 +1,8 @@
-"""The task examples (examples/multilabel.py, regression.py, pairs.py) run offline end to end.
+"""The task examples (examples/multilabel.py, regression.py, pairs.py) and examples/embeddings.py
+run offline end to end.
 
-Marked ``slow``: each starts TensorFlow, builds a tiny model and trains it (30-60 s each).
+Marked ``slow``: each starts TensorFlow, builds a tiny model and trains it (30-60 s each); the
+embeddings example embeds 600 texts with the real all-MiniLM-L6-v2 (about 15 s).
 """
 
 from __future__ import annotations
@@ -39,3 +41,20 @@ def test_task_example_runs_offline(script, expected, tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert expected in run.stdout
     assert "saved and reloaded" in run.stdout
+
+
+def test_embeddings_example_runs_offline(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TMPDIR": str(tmp_path)}
+    env.pop("MODEL", None)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "embeddings.py")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("384-dimensional vectors") and "bake the bread" in lines[1]
+    assert "SMS messages embedded" in lines[-1]
