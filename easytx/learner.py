@@ -981,8 +981,9 @@ class Learner:
         backend.set_frozen(self.model, 0)
         self._compile()
 
-    def set_weight_decay(self, wd: float) -> None:
-        """Set AdamW's decoupled weight decay (never applied to LayerNorm weights or biases)."""
+    def set_weight_decay(self, wd: float = 0.01) -> None:
+        """Set AdamW's decoupled weight decay (never applied to LayerNorm weights or biases);
+        ktrain's default ``0.01`` without an argument."""
         if not isinstance(wd, (int, float)) or wd < 0:
             raise ConfigError(f"`wd` must be a number >= 0. Received: wd={wd!r}")
         self.weight_decay = float(wd)
@@ -990,6 +991,39 @@ class Learner:
 
     def get_weight_decay(self) -> float:
         return self.weight_decay
+
+    # ------------------------------------------------------------------ model files
+    def save_model(self, folder: str | Path) -> Path:
+        """Write the model's config and weights to ``folder`` (``config.json`` +
+        ``model.safetensors``, no pickle): ktrain's ``learner.save_model``.
+
+        The folder holds the model only; :meth:`load_model` reads it back into this learner. To
+        keep a model for prediction, save a predictor (``easytx.get_predictor(...).save()``).
+        """
+        path = Path(folder).expanduser()
+        if path.is_file():
+            raise ConfigError(f"{path} is a file; save_model() writes a folder. Pass another path.")
+        path.mkdir(parents=True, exist_ok=True)
+        backend.save_model(self.model, path)
+        return path
+
+    def load_model(self, folder: str | Path) -> None:
+        """Replace this learner's model by the one :meth:`save_model` wrote to ``folder``.
+
+        The new model keeps the task and preprocessor of the current one and is compiled afresh
+        (the optimizer state starts anew, as in ktrain).
+        """
+        from .bindings import copy_binding
+
+        path = Path(folder).expanduser()
+        if not (path / "config.json").is_file():
+            raise ArtifactError(
+                f"{path} holds no config.json: it is not a folder written by learner.save_model()."
+            )
+        model = backend.load_model(path, head=self.task.head, backend=backend.backend_of(self.model))
+        copy_binding(self.model, model)
+        self.model = model
+        self._compile()
 
     # ------------------------------------------------------------------ evaluation
     def _eval_data(self, val_data: TransformerDataset | None) -> TransformerDataset:
@@ -1064,14 +1098,25 @@ class Learner:
         encoder.classes_, encoder.label_type_ = names, "str"
         return encoder
 
-    def view_top_losses(
-        self, n: int = 4, preproc: Any = None, val_data: TransformerDataset | None = None
+    def evaluate(
+        self,
+        test_data: TransformerDataset | None = None,
+        print_report: bool = True,
+        class_names: Sequence | None = None,
+        preproc: Any = None,
+    ) -> Any:
+        """ktrain's alias of :meth:`validate` (``test_data`` is its ``val_data``)."""
+        return self.validate(test_data, print_report=print_report, class_names=class_names, preproc=preproc)
+
+    def top_losses(
+        self, n: int = 4, val_data: TransformerDataset | None = None, preproc: Any = None
     ) -> list[tuple]:
-        """Show the ``n`` validation examples with the highest loss, with their texts.
+        """The ``n`` validation examples with the highest loss, highest first (prints nothing).
 
         Returns
         -------
         list of (index, loss, true label, predicted label, text)
+            ``index`` is the row in the validation data.
         """
         n = check_positive_int(n, "n")
         data = self._eval_data(val_data)
@@ -1081,13 +1126,24 @@ class Learner:
         proba = self.task.probabilities(logits, labels=labels)
         predicted = self.task.decode(proba, labels, texts=data.texts, inputs=data)
         truth = self.task.truth(data.y, labels)
-        rows = []
-        for i in np.argsort(-losses)[:n]:
-            rows.append((int(i), float(losses[i]), truth[i], predicted[i], data.texts[i]))
-            _console(
-                f"----------\nid:{i} | loss:{losses[i]:.2f} | true:{truth[i]} | "
-                f"pred:{predicted[i]}\n{data.texts[i]}"
-            )
+        return [
+            (int(i), float(losses[i]), truth[i], predicted[i], data.texts[i])
+            for i in np.argsort(-losses, kind="stable")[:n]
+        ]
+
+    def view_top_losses(
+        self, n: int = 4, preproc: Any = None, val_data: TransformerDataset | None = None
+    ) -> list[tuple]:
+        """Show the ``n`` validation examples with the highest loss, with their texts.
+
+        Returns
+        -------
+        list of (index, loss, true label, predicted label, text)
+            As :meth:`top_losses`.
+        """
+        rows = self.top_losses(n, val_data=val_data, preproc=preproc)
+        for i, loss, truth, predicted, text in rows:
+            _console(f"----------\nid:{i} | loss:{loss:.2f} | true:{truth} | pred:{predicted}\n{text}")
         return rows
 
     def plot(self, what: str = "loss") -> Any:
@@ -1253,7 +1309,43 @@ def get_learner(
     >>> learner = easytx.get_learner(t.get_classifier(), train_data=trn, val_data=val,
     ...                              batch_size=32)  # doctest: +SKIP
     """
-    del workers, use_multiprocessing
+    return build_learner(
+        Learner,
+        model,
+        train_data,
+        val_data,
+        batch_size=batch_size,
+        eval_batch_size=eval_batch_size,
+        weight_decay=weight_decay,
+        seed=seed,
+        bucket=bucket,
+        jit_compile=jit_compile,
+        strategy=strategy,
+        mixed_precision=mixed_precision,
+        accumulation_steps=accumulation_steps,
+        head_lr_multiplier=head_lr_multiplier,
+    )
+
+
+def build_learner(
+    cls: type,
+    model: Any,
+    train_data: Any,
+    val_data: Any,
+    *,
+    batch_size: int | None,
+    eval_batch_size: int | None,
+    weight_decay: float,
+    seed: int | None,
+    bucket: bool,
+    jit_compile: bool | None,
+    strategy: Any,
+    mixed_precision: str | None,
+    accumulation_steps: int,
+    head_lr_multiplier: float = HEAD_LR_MULTIPLIER,
+) -> Any:
+    """:func:`get_learner`'s checks, then ``cls(...)``: a :class:`Learner` subclass (the ktrain
+    namespace's) gets the same validation as ``Learner`` itself."""
     if isinstance(train_data, TextData) or isinstance(val_data, TextData):
         train_data, val_data, batch_size = _encode_text_data(model, train_data, val_data, batch_size)
     if train_data is None:
@@ -1300,7 +1392,7 @@ def get_learner(
             f"on {distribute.num_replicas(distribute.strategy_of(model))} replicas. Raise batch_size "
             "instead (it is split across the replicas)."
         )
-    return Learner(
+    return cls(
         model,
         train_data,
         val_data,

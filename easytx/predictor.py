@@ -129,6 +129,11 @@ class Predictor:
         """Class names in id order."""
         return self.preproc.get_classes()
 
+    def _output_classes(self) -> list:
+        """The name of each model output (class, label or target), whatever ``get_classes``
+        answers in a subclass (ktrain's answers ``[]`` for regression)."""
+        return list(self.preproc.labels_.classes_)
+
     def _texts(self, texts: Any) -> tuple[list, bool]:
         single = isinstance(texts, str) or (
             isinstance(texts, tuple) and len(texts) == 2 and all(isinstance(t, str) for t in texts)
@@ -151,7 +156,7 @@ class Predictor:
         """
         items, single = self._texts(texts)
         if not items:
-            return np.zeros((0, len(self.get_classes())), dtype=np.float64)
+            return np.zeros((0, len(self._output_classes())), dtype=np.float64)
         _, proba = self._encoded_and_proba(items, verbose=verbose)
         return proba[0] if single else proba
 
@@ -355,7 +360,7 @@ class Predictor:
             raise DataError(f"predict_file would overwrite its input {in_path}; choose another out_path.")
         batch_size = check_positive_int(batch_size or self.batch_size, "batch_size")
         chunk_rows = check_positive_int(chunk_rows or 32 * batch_size, "chunk_rows")
-        classes = self.get_classes()
+        classes = self._output_classes()
         previous, self.batch_size = self.batch_size, batch_size
         partial = out_path.with_name(out_path.name + ".partial")
         rows = 0
@@ -546,7 +551,7 @@ class Predictor:
             "head": self.task.head,
             "backend": backend_name,
             "preprocessing": self.preproc.to_dict(),
-            "classes": [c if isinstance(c, (str, int, bool)) else str(c) for c in self.get_classes()],
+            "classes": [c if isinstance(c, (str, int, bool)) else str(c) for c in self._output_classes()],
             "metrics": self.metrics,
             "training": self.training,
             "batch_size": self.batch_size,

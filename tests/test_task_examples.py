@@ -1,5 +1,5 @@
-"""The task examples (examples/multilabel.py, regression.py, pairs.py) and examples/embeddings.py
-run offline end to end.
+"""The task examples (examples/multilabel.py, regression.py, pairs.py, ktrain_script.py) and
+examples/embeddings.py run offline end to end.
 
 Marked ``slow``: each starts TensorFlow, builds a tiny model and trains it (30-60 s each); the
 embeddings example embeds 600 texts with the real all-MiniLM-L6-v2 (about 15 s).
@@ -25,11 +25,13 @@ ROOT = Path(__file__).resolve().parents[1]
         ("multilabel.py", "thresholds tuned on the validation data"),
         ("regression.py", "constant predictor"),
         ("pairs.py", "saved and reloaded"),
+        ("ktrain_script.py", "peak lr 0.005"),
     ],
 )
 def test_task_example_runs_offline(script, expected, tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TMPDIR": str(tmp_path)}
     env.pop("MODEL", None)
+    env.pop("EASYTX_KTRAIN_DISTILBERT_MODEL", None)
     run = subprocess.run(
         [sys.executable, str(ROOT / "examples" / script)],
         cwd=ROOT,

@@ -1,0 +1,572 @@
+"""ktrain's ``Learner`` and ``Predictor`` semantics over easytx's (``ktrain.core``'s names).
+
+:class:`Learner` is easytx's :class:`~easytx.learner.Learner` with ktrain's argument orders and
+return values where they differ: ``hist.history['lr']`` per batch, ``top_losses`` listing only
+misclassified examples as ``(id, loss, true, pred)``, ``validate`` returning ``[('mae', ...)]``
+for regression and ``None`` for multi-label, ``get_weight_decay()`` ``None`` until
+``set_weight_decay()``, ``lr_find`` returning ``None`` and ``lr_estimate()`` the estimates.
+:class:`Predictor` answers multi-label ``predict`` with ``(class, probability)`` for every class
+and ``explain`` with an IPython HTML object (``None`` for regression), as ktrain does.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import warnings
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import callbacks as cb
+from .. import learner as base_learner
+from .._keras import save_weights_h5, weights_file_name
+from ..bindings import metrics_of, preproc_of
+from ..data import check_positive_int
+from ..errors import ConfigError, DataTypeError, EasytxError, NotFittedError
+from ..inference import predict_logits
+from ..predictor import Predictor as EasytxPredictor
+from ..preprocess import Transformer as EasytxTransformer
+from .dataset import easytx_dataset, ktrain_y
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Learner", "Predictor", "get_learner", "get_predictor", "load_predictor", "release_gpu_memory"]
+
+DEFAULT_BS = 32
+DEFAULT_WD = 0.01
+DEFAULT_ES = 5
+DEFAULT_ROP = 2
+
+
+def _steps_check(steps_per_epoch: int | None, learner: Learner) -> None:
+    if steps_per_epoch is not None and steps_per_epoch != learner.steps_per_epoch:
+        raise ConfigError(
+            f"steps_per_epoch={steps_per_epoch}: easytx trains on whole passes over the data "
+            f"({learner.steps_per_epoch} batches per epoch). Drop steps_per_epoch."
+        )
+
+
+def _valley(lrs: list, losses: list) -> float:
+    """fastai's "valley": the longest run of falling loss; a point 2/3 of the way down it."""
+    n = len(losses)
+    run = [1] * n
+    for i in range(1, n):
+        for j in range(i):
+            if losses[i] < losses[j] and run[i] < run[j] + 1:
+                run[i] = run[j] + 1
+    end = int(np.argmax(run))
+    start = end - run[end] + 1
+    sections = (end - start) / 3
+    return float(lrs[min(n - 1, start + int(sections) + int(sections / 2))])
+
+
+class Learner(base_learner.Learner):
+    """easytx's Learner with ktrain's signatures and return values (see the module docstring).
+
+    Build it with :func:`get_learner`. ``freeze``, ``unfreeze``, ``lr_plot``'s figure,
+    ``plot`` and the callbacks are easytx's.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._weights_dir = tempfile.mkdtemp(prefix="easytx-ktrain-weights-")
+        weakref.finalize(self, shutil.rmtree, self._weights_dir, True)
+        self._original_weights = Path(self._weights_dir) / weights_file_name(self.model, "original")
+        save_weights_h5(self.model, self._original_weights)
+
+    # ------------------------------------------------------------------ training
+    def _with_lr_history(self, start: int, hist: Any, cycle_momentum: bool = True) -> Any:
+        """Add ktrain's per-batch ``lr`` (and ``momentum``, ``iterations``) to the History."""
+        if hist is not None:
+            lrs = self.batch_history.get("lr", [])[start:]
+            hist.history["lr"] = lrs
+            hist.history["iterations"] = list(range(1, len(lrs) + 1))
+            if cycle_momentum:
+                hist.history["momentum"] = self.batch_history.get("momentum", [])[start:]
+        return hist
+
+    def fit_onecycle(
+        self,
+        lr: float,
+        epochs: int,
+        checkpoint_folder: str | Path | None = None,
+        cycle_momentum: bool = True,
+        max_momentum: float = 0.95,
+        min_momentum: float = 0.85,
+        class_weight: Any = None,
+        callbacks: Sequence | None = None,
+        steps_per_epoch: int | None = None,
+        verbose: int = 1,
+        **options: Any,
+    ) -> Any:
+        """ktrain's ``fit_onecycle``: the one-cycle policy peaking at ``lr``; the History holds
+        ``lr`` and ``momentum`` per batch. The warm-up ends on a batch, so ``lr`` is reached."""
+        _steps_check(steps_per_epoch, self)
+        total = check_positive_int(epochs, "epochs") * self.steps_per_epoch
+        if "pct_start" not in options and total > 1:
+            options["pct_start"] = max(1, round(0.25 * total)) / total
+        start = len(self.batch_history.get("lr", []))
+        hist = super().fit_onecycle(
+            lr,
+            epochs,
+            checkpoint_folder=checkpoint_folder,
+            cycle_momentum=cycle_momentum,
+            max_momentum=max_momentum,
+            min_momentum=min_momentum,
+            class_weight=class_weight,
+            callbacks=callbacks,
+            verbose=verbose,
+            **options,
+        )
+        return self._with_lr_history(start, hist, cycle_momentum)
+
+    def autofit(
+        self,
+        lr: float,
+        epochs: int | None = None,
+        early_stopping: int | None = None,
+        reduce_on_plateau: int | None = None,
+        reduce_factor: float = 2,
+        cycle_momentum: bool = True,
+        max_momentum: float = 0.95,
+        min_momentum: float = 0.85,
+        monitor: str = "val_loss",
+        checkpoint_folder: str | Path | None = None,
+        class_weight: Any = None,
+        callbacks: Sequence | None = None,
+        steps_per_epoch: int | None = None,
+        verbose: int = 1,
+        **options: Any,
+    ) -> Any:
+        """ktrain's ``autofit`` (triangular policy, early stopping, plateau cuts); the History
+        holds ``lr`` and ``momentum`` per batch."""
+        _steps_check(steps_per_epoch, self)
+        start = len(self.batch_history.get("lr", []))
+        hist = super().autofit(
+            lr,
+            epochs,
+            early_stopping,
+            reduce_on_plateau,
+            reduce_factor,
+            cycle_momentum,
+            max_momentum,
+            min_momentum,
+            monitor,
+            checkpoint_folder,
+            class_weight,
+            callbacks,
+            verbose,
+            **options,
+        )
+        return self._with_lr_history(start, hist, cycle_momentum)
+
+    def fit(
+        self,
+        lr: float,
+        n_cycles: int,
+        cycle_len: int | None = None,
+        cycle_mult: int = 1,
+        lr_decay: float = 1.0,
+        checkpoint_folder: str | Path | None = None,
+        early_stopping: int | None = None,
+        class_weight: Any = None,
+        callbacks: Sequence | None = None,
+        steps_per_epoch: int | None = None,
+        verbose: int = 1,
+        **options: Any,
+    ) -> Any:
+        """ktrain's ``fit``: constant ``lr`` for ``n_cycles`` epochs, or SGDR with ``cycle_len``;
+        ``early_stopping`` watches ``val_loss`` and restores the best weights."""
+        _steps_check(steps_per_epoch, self)
+        if lr_decay != 1.0:
+            raise ConfigError(
+                f"lr_decay={lr_decay}: easytx's SGDR restarts at the same lr every cycle. Drop lr_decay."
+            )
+        start = len(self.batch_history.get("lr", []))
+        hist = super().fit(
+            lr,
+            n_cycles,
+            cycle_len,
+            cycle_mult,
+            early_stopping=early_stopping,
+            checkpoint_folder=checkpoint_folder,
+            class_weight=class_weight,
+            callbacks=callbacks,
+            verbose=verbose,
+            **options,
+        )
+        return self._with_lr_history(start, hist, cycle_momentum=False)
+
+    # ------------------------------------------------------------------ learning rate
+    def lr_find(
+        self,
+        start_lr: float = 1e-7,
+        lr_mult: float = 1.01,
+        max_epochs: int | None = None,
+        class_weight: Any = None,
+        stop_factor: float = 4,
+        show_plot: bool = False,
+        suppress_output: bool = False,
+        restore_weights_only: bool = False,
+        verbose: int = 1,
+        **options: Any,
+    ) -> None:
+        """ktrain's ``lr_find``: sweep the learning rate (the model is left unchanged); see
+        :meth:`lr_plot` and :meth:`lr_estimate`. ``lr_mult`` is replaced by easytx's 100-step
+        sweep (``num_steps=``)."""
+        del lr_mult, restore_weights_only
+        if class_weight is not None:
+            raise ConfigError("lr_find() sweeps without class weights in easytx. Drop class_weight.")
+        verbose = 0 if suppress_output else verbose
+        if verbose:
+            print("simulating training for different learning rates... this may take a few moments...")
+        super().lr_find(
+            start_lr,
+            max_epochs=max_epochs,
+            stop_factor=stop_factor,
+            show_plot=False,
+            verbose=verbose,
+            **options,
+        )
+        if show_plot:
+            self.lr_plot()
+        elif verbose:
+            print(
+                "Please invoke the Learner.lr_plot() method to visually inspect the loss plot to help "
+                "identify the maximal learning rate associated with falling loss."
+            )
+
+    def lr_estimate(self) -> tuple:
+        """``(lr at the steepest fall, lr at the minimum loss / 10, lr in the longest valley)``."""
+        if self.lr_finder_ is None:
+            raise NotFittedError("Please call lr_find first.")
+        found = self.lr_finder_
+        return (found.steepest, found.min_div10, _valley(found.lrs, found.losses))
+
+    def lr_plot(
+        self, n_skip_beginning: int = 10, n_skip_end: int = 5, suggest: bool = False, return_fig: bool = False
+    ) -> Any:
+        """Show loss against learning rate; return the Figure with ``return_fig=True``."""
+        from .. import plots
+
+        fig = super().lr_plot(n_skip_beginning, n_skip_end, suggest)
+        plots.show(fig)
+        return fig if return_fig else None
+
+    def plot(self, plot_type: str = "loss", return_fig: bool = False) -> Any:
+        """Show the training history (``"loss"``, ``"lr"``, ``"momentum"`` or a metric)."""
+        from .. import plots
+
+        fig = super().plot(plot_type)
+        plots.show(fig)
+        return fig if return_fig else None
+
+    def set_lr(self, lr: float) -> None:
+        """Set the optimizer's learning rate (the fit methods set it per batch from their schedule)."""
+        cb.inner_optimizer(self.model.optimizer).learning_rate.assign(base_learner._check_lr(lr))
+
+    def get_weight_decay(self) -> float | None:
+        """The weight decay; ``None`` without any (ktrain's default until :meth:`set_weight_decay`)."""
+        return self.weight_decay or None
+
+    def set_weight_decay(self, wd: float = DEFAULT_WD) -> None:
+        """Decoupled weight decay (AdamW), by default ktrain's 0.01; ``0`` turns it off."""
+        super().set_weight_decay(wd)
+
+    # ------------------------------------------------------------------ evaluation
+    def _eval_data(self, val_data: Any) -> Any:
+        return super()._eval_data(easytx_dataset(val_data, "val_data"))
+
+    def predict(self, val_data: Any = None) -> np.ndarray:
+        """Probabilities (classification, multi-label) or predicted values (regression), one row
+        per validation example."""
+        data = self._eval_data(val_data)
+        return self.predict_proba(data)
+
+    def ground_truth(self, val_data: Any = None) -> np.ndarray:
+        """Validation labels as ktrain holds them: one-hot, multi-hot or float targets."""
+        data = self._eval_data(val_data)
+        preproc = preproc_of(self.model)
+        return ktrain_y(data, self.task.name, len(getattr(preproc.labels_, "classes_", [])))
+
+    def top_losses(self, n: Any = 4, val_data: Any = None, preproc: Any = None) -> list[tuple]:
+        """ktrain's ``top_losses``: ``(id, loss, true, predicted)`` sorted by loss, highest first.
+
+        For single-label classification only misclassified examples are listed (class names
+        with ``preproc``, else class ids as strings); ``n`` is a count or a ``(start, stop)`` range.
+        """
+        start, stop = (0, n) if isinstance(n, int) else tuple(n)
+        data = self._eval_data(val_data)
+        logits = predict_logits(self.model, data, batch_size=self.eval_batch_size)
+        losses = self.task.per_example_loss(data.y, logits)
+        proba = self.task.probabilities(logits, labels=self._labels(None, None))
+        if self.task.name == "classification":
+            names = list(preproc.get_classes()) if preproc is not None else None
+            truth, predicted = np.asarray(data.y).reshape(-1), proba.argmax(axis=1)
+            rows = [
+                (i, float(loss), _name(truth[i], names), _name(predicted[i], names))
+                for i, loss in enumerate(losses)
+                if predicted[i] != truth[i]
+            ]
+        else:
+            y = self.ground_truth(data)
+            pred = np.around(
+                np.squeeze(proba, axis=1) if proba.ndim == 2 and proba.shape[1] == 1 else proba, 2
+            )
+            rows = [(i, float(loss), y[i], pred[i]) for i, loss in enumerate(losses)]
+        rows.sort(key=lambda row: row[1], reverse=True)
+        return rows[start:stop]
+
+    def view_top_losses(self, n: Any = 4, preproc: Any = None, val_data: Any = None) -> None:
+        """Print :meth:`top_losses` with each example's text."""
+        data = self._eval_data(val_data)
+        for i, loss, truth, pred in self.top_losses(n, val_data=data, preproc=preproc):
+            print("----------")
+            print(f"id:{i} | loss:{round(loss, 2)} | true:{truth} | pred:{pred})\n")
+            print(data.texts[i])
+
+    def validate(
+        self,
+        val_data: Any = None,
+        print_report: bool = True,
+        save_path: str | None = "ktrain_classification_report.csv",
+        class_names: Sequence | None = None,
+    ) -> Any:
+        """ktrain's ``validate``: the confusion matrix for classification (report printed, or
+        saved to ``save_path`` as CSV with ``print_report=False``); ``None`` for multi-label;
+        ``[('mae', value)]`` for regression."""
+        data = self._eval_data(val_data)
+        if self.task.name == "regression":
+            from sklearn.metrics import mean_absolute_error
+
+            y, pred = self.ground_truth(data), np.squeeze(self.predict(data))
+            return [("mae", float(mean_absolute_error(y, pred)))]
+        if not print_report and save_path is not None:
+            self._save_report(data, save_path, class_names)
+        matrix = super().validate(data, print_report=print_report, class_names=class_names or None)
+        if self.task.name == "multilabel":
+            warnings.warn(
+                "Confusion matrices do not currently support multilabel classification, so returning None",
+                stacklevel=2,
+            )
+            return None
+        return matrix
+
+    def _save_report(self, data: Any, save_path: str, class_names: Sequence | None) -> None:
+        import pandas as pd
+        from sklearn.metrics import classification_report
+
+        y, proba = self.ground_truth(data), self.predict(data)
+        if self.task.name == "multilabel":
+            truth, pred = y, (proba >= 0.5).astype(int)
+        else:
+            truth, pred = y.argmax(axis=1), proba.argmax(axis=1)
+        report = classification_report(
+            truth,
+            pred,
+            target_names=[str(c) for c in class_names] if class_names else None,
+            output_dict=True,
+            zero_division=0,
+        )
+        pd.DataFrame(report).transpose().to_csv(save_path)
+        print(f"classification report saved to: {save_path}")
+
+    def evaluate(
+        self,
+        test_data: Any = None,
+        print_report: bool = True,
+        save_path: str | None = "ktrain_classification_report.csv",
+        class_names: Sequence | None = None,
+    ) -> Any:
+        """ktrain's alias of :meth:`validate`."""
+        return self.validate(test_data, print_report, save_path, class_names)
+
+    # ------------------------------------------------------------------ the model
+    def save_model(self, fpath: str | Path) -> None:
+        """Write the model to the folder ``fpath`` (config + safetensors, no pickle)."""
+        super().save_model(fpath)
+
+    def load_model(self, fpath: str | Path, custom_objects: Any = None, **kwargs: Any) -> None:
+        """Load the model :meth:`save_model` wrote (``preproc=`` is accepted, as in ktrain)."""
+        del custom_objects, kwargs
+        super().load_model(fpath)
+
+    def set_model(self, model: Any) -> None:
+        """Replace the model (one built by this namespace's factories) and compile it."""
+        if preproc_of(model) is None:
+            raise DataTypeError(
+                "set_model() takes a model from text_classifier(), text_regression_model() or "
+                f"Transformer.get_classifier(). Received an object of type {type(model).__name__}."
+            )
+        self.model = model
+        self.history = None
+        self._compile()
+
+    def reset_weights(self, verbose: int = 1) -> None:
+        """Put back the weights the model had when :func:`get_learner` was called."""
+        self.model.load_weights(str(self._original_weights))
+        self.history = None
+        if verbose:
+            print("Model weights have been reset.")
+
+    def print_layers(self, show_wd: bool = False) -> None:
+        """Print the model's layers with their index and trainable flag."""
+        del show_wd
+        for i, layer in enumerate(self.model.layers):
+            print(f"{i} (trainable={layer.trainable}) : {layer}")
+
+    def layer_output(self, layer_id: int, example_id: int = 0, use_val: bool = False) -> Any:
+        """Not available: a transformer's layers are not separate Keras functions."""
+        raise EasytxError(
+            "layer_output() is not available for transformer models (their layers cannot be cut "
+            "out as Keras functions). For hidden states call the model's backbone on a batch, e.g. "
+            "easytx.backend.backbone(learner.model)(inputs)."
+        )
+
+
+def _name(class_id: Any, names: list | None) -> str:
+    return str(names[int(class_id)]) if names else f"{int(class_id)}"
+
+
+def get_learner(
+    model: Any,
+    train_data: Any = None,
+    val_data: Any = None,
+    batch_size: int = DEFAULT_BS,
+    eval_batch_size: int = DEFAULT_BS,
+    workers: int = 1,
+    use_multiprocessing: bool = False,
+) -> Learner:
+    """ktrain's ``get_learner`` for models from :mod:`easytx.ktrain.text` (no weight decay, as in
+    ktrain, until ``learner.set_weight_decay()``; one learning rate for every weight, as in
+    ktrain, where ``easytx.get_learner`` trains the new head 30x faster)."""
+    del workers, use_multiprocessing
+    if preproc_of(model) is None:
+        raise DataTypeError(
+            "easytx.ktrain.get_learner takes a transformer model built by text.text_classifier(), "
+            "text.text_regression_model() or text.Transformer(...).get_classifier(). Plain Keras "
+            f"models (received {type(model).__name__}) are out of scope: use ktrain or Keras for them."
+        )
+    for data in (train_data, val_data):
+        if hasattr(data, "batch_size") and not isinstance(data, tuple):
+            data.batch_size = batch_size  # ktrain's data objects batch as the learner does
+    return base_learner.build_learner(
+        Learner,
+        model,
+        easytx_dataset(train_data, "train_data"),
+        easytx_dataset(val_data, "val_data"),
+        batch_size=batch_size,
+        eval_batch_size=eval_batch_size,
+        weight_decay=0.0,
+        seed=None,
+        bucket=True,
+        jit_compile=None,
+        strategy=None,
+        mixed_precision=None,
+        accumulation_steps=1,
+        head_lr_multiplier=1.0,  # ktrain trains every weight at one rate
+    )
+
+
+class Predictor(EasytxPredictor):
+    """easytx's Predictor with ktrain's answers where they differ (see the module docstring)."""
+
+    def get_classes(self) -> list:
+        """Class names in id order; ``[]`` for regression."""
+        return [] if self.task.name == "regression" else super().get_classes()
+
+    def predict(
+        self,
+        texts: Any,
+        return_proba: bool = False,
+        use_tf_dataset: bool = False,
+        verbose: int = 0,
+        **options: Any,
+    ) -> Any:
+        """Labels (classification), ``[(class, probability), ...]`` for every class (multi-label),
+        or values (regression; an array for a list of texts), for a text or a list of texts."""
+        del use_tf_dataset
+        if return_proba:
+            return self.predict_proba(texts, verbose=verbose)
+        if self.task.name == "multilabel":
+            proba = np.atleast_2d(self.predict_proba(texts, verbose=verbose))
+            classes = super().get_classes()
+            rows = [list(zip(classes, map(float, row))) for row in proba]
+            return rows[0] if isinstance(texts, str) else rows
+        result = super().predict(texts, verbose=verbose, **options)
+        if self.task.name == "regression" and isinstance(result, list):
+            return np.asarray(result, dtype=np.float32)
+        return result
+
+    def predict_proba(self, texts: Any, verbose: int = 0) -> np.ndarray:
+        return super().predict_proba(texts, verbose=verbose)
+
+    def explain(
+        self,
+        doc: Any,
+        truncate_len: int = 512,
+        all_targets: bool = False,
+        n_samples: int = 2500,
+        **options: Any,
+    ) -> Any:
+        """Highlight the words behind the predicted class: an ``IPython.display.HTML`` object
+        (easytx's :class:`~easytx.explain.Explanation` where IPython is missing).
+
+        ``None`` with a warning for regression and sentence pairs, as in ktrain. ``doc`` is cut
+        to ``truncate_len`` words. easytx explains with integrated gradients (``n_samples``,
+        ktrain's LIME sample count, is unused); ``all_targets`` is not supported.
+        """
+        del n_samples
+        if isinstance(doc, tuple):
+            warnings.warn("explain does not currently support sentence pair classification", stacklevel=2)
+            return None
+        if self.task.name == "regression":
+            warnings.warn("currently_unsupported: explain does not support text regression", stacklevel=2)
+            return None
+        if not isinstance(doc, str):
+            raise DataTypeError(f"text must be of type str. Received: {type(doc).__name__}.")
+        if all_targets:
+            raise ConfigError(
+                "explain(all_targets=True) is not supported; pass target=... for another class."
+            )
+        explanation = super().explain(" ".join(doc.split()[:truncate_len]), **options)
+        try:
+            from IPython.display import HTML
+        except ImportError:
+            return explanation
+        return HTML(explanation.to_html())
+
+    def save(self, fpath: Any, **options: Any) -> None:  # type: ignore[override]
+        """Save to the folder ``fpath`` (easytx's format: JSON + safetensors, no pickle)."""
+        super().save(fpath, **options)
+
+
+def get_predictor(model: Any, preproc: Any, batch_size: int = DEFAULT_BS) -> Predictor:
+    """ktrain's ``get_predictor``: pair the trained model with its preprocessor."""
+    if not isinstance(preproc, EasytxTransformer):
+        raise DataTypeError(
+            f"`preproc` must be the Transformer used for training. Received: {type(preproc).__name__}."
+        )
+    preproc._check_fitted()
+    return Predictor(model, preproc, batch_size=batch_size, metrics=metrics_of(model))
+
+
+def load_predictor(fpath: Any, batch_size: int = DEFAULT_BS, custom_objects: Any = None) -> Predictor:
+    """ktrain's ``load_predictor`` for folders saved by easytx (a ktrain folder with a pickled
+    ``tf_model.preproc`` is refused: see ``easytx.convert_ktrain_predictor``)."""
+    del custom_objects
+    return Predictor.load(fpath, batch_size=batch_size)
+
+
+def release_gpu_memory(device: int = 0) -> None:
+    """ktrain frees GPU memory through numba; TensorFlow frees it when models are deleted, so
+    this only logs (``del learner, model`` and ``gc.collect()`` release it)."""
+    del device
+    logger.info(
+        "release_gpu_memory: delete the models and call gc.collect(); TensorFlow keeps no other memory."
+    )

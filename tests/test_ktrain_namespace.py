@@ -1,0 +1,262 @@
+"""``easytx.ktrain``: ktrain's own text tests, in our words, on tiny models.
+
+Ports the usage of ktrain's tests/test_textclassification.py (text_classifier and Transformer
+paths, regression), tests/test_dataloading.py (the ``preprocess_mode='bert'`` loaders) and the
+multi-label flow: ktrain's names, argument order and return values, run on easytx.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import easytx
+import easytx.ktrain as ktrain
+from easytx._keras import set_random_seed
+from easytx.errors import ConfigError, DataTypeError
+from easytx.ktrain import text as txt
+from easytx.ktrain import utils as U  # noqa: N812 - ktrain's spelling
+from easytx.testing import keyword_dataset, multilabel_dataset
+
+POSITIVE_DOC = "the film was simply excellent and wonderful."
+
+
+@pytest.fixture(scope="session")
+def kt_classifier(tiny_bert, keyword_data):
+    """ktrain's classification flow trained once: (learner, preproc, trn, val, history)."""
+    train, test = keyword_data
+    trn, val, preproc = txt.texts_from_array(
+        train.texts,
+        train.labels,
+        test.texts,
+        test.labels,
+        None,
+        preprocess_mode="distilbert",
+        maxlen=48,
+        verbose=0,
+        model=tiny_bert,
+    )
+    set_random_seed(0)
+    model = txt.text_classifier("distilbert", train_data=trn, preproc=preproc, verbose=0)
+    learner = ktrain.get_learner(model, train_data=trn, val_data=val, batch_size=16)
+    learner.seed = 0
+    hist = learner.fit_onecycle(5e-3, 4, verbose=0)
+    return learner, preproc, trn, val, hist
+
+
+def test_import_loads_no_tensorflow_and_names_ktrains_modules():
+    code = (
+        "import sys, easytx.ktrain as ktrain\n"
+        "from easytx.ktrain import utils, imports\n"
+        "heavy = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)\n"
+        "print(ktrain.__version__, imports.VAL_ACC_NAME, heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == [easytx.__version__, "val_accuracy", "[]"]
+
+
+def test_text_classifier_flow_as_ktrain_tests_it(kt_classifier, tmp_path, capsys):
+    learner, preproc, trn, val, hist = kt_classifier
+    # the peak of the one-cycle schedule is reached on a batch, and recorded per batch
+    assert max(hist.history["lr"]) == pytest.approx(5e-3, rel=1e-6)
+    assert len(hist.history["lr"]) == 4 * learner.steps_per_epoch == len(hist.history["momentum"])
+    assert max(hist.history["val_accuracy"]) > 0.9
+    # top_losses: (id, loss, true, pred) of misclassified rows only, ids into val.x
+    for i, loss, truth, pred in learner.top_losses(n=3, val_data=None, preproc=preproc):
+        assert i in range(len(val.x)) and truth != pred and loss > 0
+    learner.view_top_losses(preproc=preproc, n=1, val_data=None)
+    # ktrain's learners start without weight decay
+    assert learner.get_weight_decay() is None
+    learner.set_weight_decay()
+    assert learner.get_weight_decay() == pytest.approx(0.01)
+    learner.set_weight_decay(0)
+    before = learner.predict()
+    learner.save_model(tmp_path / "model")
+    learner.load_model(tmp_path / "model")
+    np.testing.assert_allclose(learner.predict(), before, atol=1e-5)
+    cm = learner.validate()
+    assert [int(np.argmax(row)) for row in cm] == [0, 1]
+    assert "precision" in capsys.readouterr().out
+    # ground truth and predictions as ktrain gives them: one-hot rows and probabilities
+    assert learner.ground_truth().shape == before.shape == (len(val.x), 2)
+    np.testing.assert_array_equal(learner.ground_truth().argmax(axis=1), val.y.argmax(axis=1))
+
+
+def test_predictor_saves_loads_and_explains_as_ktrain(kt_classifier, tmp_path):
+    learner, preproc, *_ = kt_classifier
+    p = ktrain.get_predictor(learner.model, preproc, batch_size=64)
+    assert p.predict([POSITIVE_DOC])[0] == "pos"
+    p.save(str(tmp_path / "p"))
+    p = ktrain.load_predictor(str(tmp_path / "p"), batch_size=64)
+    assert isinstance(p, ktrain.Predictor)
+    assert p.predict(POSITIVE_DOC) == "pos"
+    assert int(np.argmax(p.predict_proba([POSITIVE_DOC])[0])) == 1
+    html = p.explain(POSITIVE_DOC, truncate_len=4)
+    assert type(html).__name__ == "HTML" and "excellent" not in html.data  # cut to 4 words
+
+
+def test_ktrain_data_objects(kt_classifier):
+    learner, preproc, trn, val, _ = kt_classifier
+    assert len(trn) == -(-trn.nsamples() // 16)  # batches, at the learner's batch size
+    batch_x, batch_y = trn[0]
+    assert batch_x.shape == (16, trn.x.shape[1], preproc.maxlen_) and batch_y.shape == (16, 2)
+    assert U.is_iter(trn) and U.is_huggingface(data=trn) and U.is_huggingface(model=learner.model)
+    assert not U.is_multilabel(trn) and not U.bert_data_tuple(trn)
+    assert U.nsamples_from_data(val) == len(val.x) == 120
+    assert U.nclasses_from_data(trn) == 2 and U.y_from_data(trn).shape == (480, 2)
+    assert U.is_classifier(learner.model) == (True, False)
+    assert preproc.get_classes() == ["neg", "pos"] and preproc.name == "distilbert"
+    with pytest.raises(IndexError):
+        trn[len(trn)]
+
+
+def test_transformer_api_infers_regression_from_numbers(tiny_bert, tmp_path):
+    x, labels = keyword_dataset(400, seed=3)
+    y = [1.0 if label == "pos" else 0.0 for label in labels]  # as ktrain's test_textregression
+    preproc = txt.Transformer(tiny_bert, maxlen=32, classes=[])
+    with pytest.warns(UserWarning, match="REGRESSION"):
+        trn = preproc.preprocess_train(x[:320], y[:320])
+    val = preproc.preprocess_test(x[320:], y[320:])
+    assert preproc.get_classes() == [] and trn.y.shape == (320,)
+    with pytest.raises(ConfigError, match="text_regression_model"):
+        txt.text_classifier("distilbert", trn, preproc=preproc)
+    set_random_seed(0)
+    learner = ktrain.get_learner(preproc.get_regression_model(), train_data=trn, val_data=val, batch_size=16)
+    learner.seed = 0
+    hist = learner.fit_onecycle(5e-3, 6, verbose=0)
+    assert max(hist.history["lr"]) == pytest.approx(5e-3, rel=1e-6)
+    (name, mae), *_ = learner.validate()
+    assert name == "mae" and mae < 0.4  # predicting the mean everywhere gives 0.5
+    assert len(hist.history["val_mae"]) == 6
+    obs = learner.top_losses(n=1)
+    assert obs[0][0] in range(len(y[320:]))
+    p = ktrain.get_predictor(learner.model, preproc)
+    p.save(tmp_path / "p")
+    p = ktrain.load_predictor(tmp_path / "p")
+    values = p.predict([x[0], x[1]])
+    assert isinstance(values, np.ndarray) and values.shape == (2,)
+    assert p.get_classes() == []
+    with pytest.warns(UserWarning, match="regression"):
+        assert p.explain(x[0]) is None
+
+
+def test_multilabel_from_df_answers_class_probability_pairs(tiny_bert):
+    x, labels = multilabel_dataset(450, seed=0)
+    frame = pd.DataFrame({"text": x, **{c: [int(c in row) for row in labels] for c in ("neg", "pos")}})
+    trn, val, preproc = txt.texts_from_df(
+        frame, "text", ["neg", "pos"], None, maxlen=32, preprocess_mode="distilbert", random_state=0,
+        verbose=0, model=tiny_bert,
+    )  # fmt: skip
+    assert U.is_multilabel(trn) is False  # no text carries both labels: ktrain's test says single
+    assert preproc.task.name == "multilabel"  # rows with no label make it multi-label
+    set_random_seed(0)
+    model = txt.text_classifier("distilbert", trn, preproc=preproc, verbose=0)
+    learner = ktrain.get_learner(model, train_data=trn, val_data=val, batch_size=16)
+    learner.seed = 0
+    learner.fit_onecycle(5e-3, 6, verbose=0)
+    with pytest.warns(UserWarning, match="multilabel"):
+        assert learner.validate(print_report=False, save_path=None) is None
+    answer = ktrain.get_predictor(learner.model, preproc).predict(POSITIVE_DOC)
+    assert [c for c, _ in answer] == ["neg", "pos"] and all(0 <= p <= 1 for _, p in answer)
+    assert dict(answer)["pos"] > 0.5 > dict(answer)["neg"]
+
+
+def test_bert_mode_returns_ktrains_array_tuples(tiny_bert, tmp_path, monkeypatch):
+    monkeypatch.setenv("EASYTX_KTRAIN_BERT_MODEL", str(tiny_bert))
+    path = tmp_path / "texts.csv"
+    pd.DataFrame(
+        {
+            "text": ["The book is bad.", "This book is bad.", "The book is good.", "This book is good."],
+            "neg": [1, 1, 0, 0],
+            "pos": [0, 0, 1, 1],
+        }
+    ).to_csv(path, index=False)
+    trn, val, preproc = txt.texts_from_csv(
+        path, "text", val_filepath=path, label_columns=["neg", "pos"], max_features=100, maxlen=10,
+        ngram_range=3, preprocess_mode="bert", verbose=0,
+    )  # fmt: skip
+    assert isinstance(trn, tuple) and not U.is_iter(trn) and U.bert_data_tuple(trn)
+    assert trn[0][0].shape == (4, 10) and trn[1].shape == (4, 2) and val[0][1].shape == (4, 10)
+    assert U.shape_from_data(trn) == (4, 10) and U.nsamples_from_data(trn) == 4
+    assert U.nclasses_from_data(trn) == 2 and not U.is_multilabel(trn)
+    cls_id = preproc.get_tokenizer().cls_token_id
+    assert preproc.preprocess(["hello book"])[0][0][0] == cls_id
+    assert preproc.preprocess(["hello book"])[0].shape == (1, 10)
+    assert preproc.undo(val[0][0][0]) == " ".join(
+        preproc.get_tokenizer().tokenize("[CLS] The book is bad. [SEP]")
+    )
+    model = txt.text_classifier("bert", trn, preproc=preproc, verbose=0)
+    learner = ktrain.get_learner(model, train_data=trn, val_data=val, batch_size=2)
+    assert learner.train_data is trn.dataset
+    with pytest.raises(ConfigError, match="preprocess_mode='bert'"):
+        txt.text_classifier("distilbert", trn, preproc=preproc)
+
+
+def test_texts_from_folder_keeps_only_the_named_classes(tiny_bert, tmp_path):
+    for split in ("train", "test"):
+        for label, words in (("pos", "good fine"), ("neg", "bad awful"), ("extra", "other")):
+            (tmp_path / split / label).mkdir(parents=True)
+            for i, word in enumerate(words.split()):
+                (tmp_path / split / label / f"{i}.txt").write_text(f"the book is {word}.", encoding="utf-8")
+    trn, val, preproc = txt.texts_from_folder(
+        tmp_path, maxlen=10, classes=["pos", "neg"], train_test_names=["train", "test"],
+        preprocess_mode="distilbert", verbose=0, model=tiny_bert,
+    )  # fmt: skip
+    assert preproc.get_classes() == ["neg", "pos"] and trn.nsamples() == val.nsamples() == 4
+    trn, val, _ = txt.texts_from_folder(
+        tmp_path, classes=["pos", "neg"], maxlen=10, train_test_names=["train"], val_pct=0.25,
+        random_state=0, preprocess_mode="distilbert", verbose=0, model=tiny_bert,
+    )  # fmt: skip
+    assert (trn.nsamples(), val.nsamples()) == (3, 1)
+
+
+def test_csv_encoding_is_detected_and_empty_texts_filled(tiny_bert, tmp_path, capsys):
+    path = tmp_path / "hotel.csv"
+    reviews = ["房间很干净，服务很好，早餐也不错，下次还会再来", "房间太小了，隔音很差，晚上很吵"]
+    rows = [f"{i % 2},{reviews[i % 2]}" for i in range(40)] + ["1,"]  # the last text is empty
+    path.write_bytes(("label,text\n" + "\n".join(rows) + "\n").encode("gbk"))
+    trn, val, preproc = txt.texts_from_csv(
+        path, "text", "label", val_filepath=path, maxlen=16, preprocess_mode="distilbert", model=tiny_bert
+    )
+    assert "detected encoding: gb" in capsys.readouterr().out.lower()
+    assert preproc.get_classes() == ["0", "1"] and "fillna" in trn.dataset.texts
+
+
+def test_out_of_scope_names_say_what_to_use_instead(kt_classifier, tiny_bert):
+    learner, preproc, trn, *_ = kt_classifier
+    with pytest.raises(ConfigError, match="preprocess_mode='distilbert'"):
+        txt.texts_from_array(["a", "b"], ["x", "y"])  # ktrain's default mode is bag-of-words
+    for name in ("nbsvm", "fasttext", "logreg", "bigru"):
+        with pytest.raises(ConfigError, match="bag-of-words"):
+            txt.text_classifier(name, trn, preproc=preproc)
+    with pytest.raises(ConfigError, match="bag-of-words"):
+        txt.text_regression_model("linreg", trn, preproc=preproc)
+    with pytest.raises(DataTypeError, match="Plain Keras models"):
+        ktrain.get_learner(object(), train_data=(np.zeros((2, 3)), np.zeros(2)))
+    with pytest.raises(DataTypeError, match="tuple of arrays"):
+        ktrain.get_learner(learner.model, train_data=(np.zeros((2, 3)), np.zeros(2)))
+    with pytest.raises(AttributeError, match="transformer text models only"):
+        ktrain.vision  # noqa: B018
+
+
+def test_print_functions_list_ktrains_names(capsys):
+    txt.print_text_classifiers()
+    txt.print_text_regression_models()
+    txt.print_sequence_taggers()
+    out = capsys.readouterr().out
+    assert "distilbert: " in out and "nbsvm: " in out and "linreg: " in out and "bilstm-transformer" in out
+    assert "nbsvm: NBSVM model [http://www.aclweb.org/anthology/P12-2018]  [not in easytx" in out
+
+
+def test_fit_early_stopping_needs_validation_data(tiny_bert, small_data):
+    train, _ = small_data
+    t = easytx.text.Transformer(tiny_bert, maxlen=32)
+    trn = t.preprocess_train(train)
+    learner = easytx.get_learner(t.get_classifier(seed=0), trn, batch_size=16)
+    with pytest.raises(ConfigError, match="val_data"):
+        learner.fit(1e-3, 2, early_stopping=1)
