@@ -39,6 +39,7 @@ from .errors import ConfigError, DataError, EasytxError, closest_match_hint
 __all__ = ["main", "build_parser"]
 
 PROG = "easytx"
+logger = logging.getLogger(__name__)
 _LINE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
@@ -568,45 +569,6 @@ def _chunks(records: Iterator, size: int) -> Iterator[list]:
         yield chunk
 
 
-class _Writer:
-    """Writes prediction rows in one of the output formats, flushing after each chunk."""
-
-    def __init__(self, handle: TextIO, fmt: str, classes: list, proba: bool):
-        self.handle, self.fmt, self.classes, self.proba = handle, fmt, classes, proba
-        self.csv: Any = None
-
-    def write(self, record: dict, fields: list | None, label: Any, probabilities: Any) -> None:
-        if self.fmt == "labels":
-            self.handle.write(f"{label}\n")
-            return
-        if self.fmt == "jsonl":
-            out = dict(record)
-            out["prediction"] = label
-            if self.proba:
-                pairs = zip(self.classes, probabilities)
-                out["probabilities"] = {str(c): round(float(p), 6) for c, p in pairs}
-            self.handle.write(json.dumps(out, ensure_ascii=False) + "\n")
-            return
-        if self.csv is None:
-            base = list(fields) if fields else ["text"]
-            columns = [*base, "prediction"]
-            if self.proba:
-                columns += [f"proba_{c}" for c in self.classes]
-            self.csv = csv.DictWriter(
-                self.handle,
-                fieldnames=columns,
-                delimiter="\t" if self.fmt == "tsv" else ",",
-                extrasaction="ignore",
-                lineterminator="\n",
-            )
-            self.csv.writeheader()
-        row = {k: v for k, v in record.items() if not isinstance(v, (dict, list))}
-        row["prediction"] = label
-        if self.proba:
-            row.update({f"proba_{c}": round(float(p), 6) for c, p in zip(self.classes, probabilities)})
-        self.csv.writerow(row)
-
-
 def _same_file(a: str, b: str) -> bool:
     try:
         return os.path.samefile(a, b)
@@ -618,6 +580,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from . import artifacts
+    from .data import PredictionWriter, per_class_rows
 
     manifest = artifacts.read_manifest(args.predictor)
     source = None if args.input in (None, "-") else args.input
@@ -630,6 +593,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if source is not None and args.output and _same_file(source, args.output):
         raise DataError(f"--output {args.output} is the input file; write the predictions elsewhere.")
     where = source or "stdin"
+    warned = False
     with contextlib.ExitStack() as stack:
         if source is None:
             in_handle = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="strict", newline="")
@@ -643,23 +607,31 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         if first is not None:
             records = itertools.chain([first], records)
         predictor = _load(args, manifest)
-        classes = [c if isinstance(c, (str, int, bool)) else str(c) for c in predictor.get_classes()]
+        classes = predictor._output_classes()
         if args.output:
             out_handle = stack.enter_context(open(args.output, "w", encoding="utf-8", newline=""))
         else:
             out_handle = sys.stdout
-        writer = _Writer(out_handle, out_fmt, classes, args.proba)
+        writer = PredictionWriter(out_handle, out_fmt, classes, proba=args.proba, digits=6)
         progress = stack.enter_context(
             tqdm(desc="predicting", unit=" texts", disable=True if args.quiet else None, file=sys.stderr)
         )
         try:
             for chunk in _chunks(records, args.chunk_size):
                 texts = [text for _, text, _ in chunk]
-                proba = predictor.predict_proba(texts)
-                labels = predictor.task.decode(proba, predictor.preproc.labels_, texts=texts)
+                # the predictor's one path: labels decoded from the same encoded inputs (a tagger's
+                # entities need them) and the probabilities they come from
+                labels, proba = predictor._labels_and_proba(texts, verbose=0)
+                per_class = per_class_rows(proba)
+                if args.proba and not per_class and not warned:
+                    warned = True
+                    logger.warning(
+                        "--proba: this %s predictor has no per-class probabilities per text; each "
+                        "entity in the prediction carries its score.",
+                        predictor.task.name,
+                    )
                 for (record, _, fields), label, row in zip(chunk, labels, proba):
-                    label = label.item() if hasattr(label, "item") else label
-                    writer.write(record, fields, label, row)
+                    writer.write(record, label, row if per_class else None, fields)
                 out_handle.flush()
                 progress.update(len(chunk))
         except UnicodeDecodeError as exc:

@@ -34,6 +34,7 @@ __all__ = [
     "read_folder",
     "table_format",
     "iter_table_chunks",
+    "PredictionWriter",
 ]
 
 _MISSING = object()
@@ -458,6 +459,107 @@ def table_format(path: str | os.PathLike, fmt: str | None = None) -> str:
             f"{sorted(_TABLE_SUFFIXES)}. Rename the file or pass format='csv'/'tsv'/'jsonl'."
         )
     return _TABLE_SUFFIXES[suffix]
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays as Python numbers and lists (JSON-ready)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+class PredictionWriter:
+    """Writes one row per prediction, the same way for every front end
+    (:meth:`Predictor.predict_file <easytx.Predictor.predict_file>` and ``easytx predict``).
+
+    Parameters
+    ----------
+    handle : text file
+        Opened with ``newline=""``.
+    fmt : {"csv", "tsv", "jsonl", "labels"}
+        ``labels`` writes the prediction alone, one line per text.
+    classes : list
+        Class names, for the probability columns.
+    proba : bool
+        Add the class probabilities (``proba_<class>`` columns in CSV/TSV, a ``probabilities``
+        object in JSONL) to rows whose probabilities are given per class.
+    digits : int, optional
+        Round the probabilities (default: full float precision).
+
+    Notes
+    -----
+    A prediction that is a list (multi-label names, entities) or a dict is written as JSON:
+    in a CSV/TSV cell and on a ``labels`` line as a JSON string, in JSONL as JSON itself. Input
+    fields that are lists or dicts (JSONL) are kept in JSONL and left out of CSV/TSV.
+    """
+
+    def __init__(
+        self, handle: Any, fmt: str, classes: Sequence, *, proba: bool = False, digits: int | None = None
+    ):
+        if fmt not in ("csv", "tsv", "jsonl", "labels"):
+            raise ConfigError(f"Unknown output format {fmt!r}: expected 'csv', 'tsv', 'jsonl' or 'labels'.")
+        self.handle, self.fmt, self.classes = handle, fmt, [str(c) for c in classes]
+        self.proba, self.digits = proba, digits
+        self._csv: Any = None
+
+    def _number(self, value: Any) -> float:
+        value = float(value)
+        return round(value, self.digits) if self.digits is not None else value
+
+    @staticmethod
+    def cell(label: Any) -> Any:
+        """A prediction as one CSV cell or text line: scalars as they are, the rest as JSON."""
+        label = _plain(label)
+        if isinstance(label, (list, dict)):
+            return json.dumps(label, ensure_ascii=False, default=str)
+        return label
+
+    def write(
+        self, record: dict, label: Any, probabilities: Any = None, fields: Sequence[str] | None = None
+    ) -> None:
+        """Write one row: the input ``record`` (its ``fields`` first, in CSV/TSV), the
+        prediction and, with ``proba``, ``probabilities`` (one per class; ``None`` when the
+        task has no per-class probabilities, e.g. a tagger's per-token rows)."""
+        with_proba = self.proba and probabilities is not None
+        if self.fmt == "labels":
+            self.handle.write(f"{self.cell(label)}\n")
+            return
+        if self.fmt == "jsonl":
+            out = dict(record)
+            out["prediction"] = _plain(label)
+            if with_proba:
+                out["probabilities"] = {c: self._number(v) for c, v in zip(self.classes, probabilities)}
+            self.handle.write(json.dumps(out, ensure_ascii=False, default=str) + "\n")
+            return
+        if self._csv is None:
+            plain = [k for k, v in record.items() if not isinstance(v, (dict, list))]
+            base = list(fields) if fields else plain
+            columns = [*(base or ["text"]), "prediction"]
+            columns += [f"proba_{c}" for c in self.classes] if with_proba else []
+            self._csv = csv.DictWriter(
+                self.handle,
+                fieldnames=columns,
+                delimiter="\t" if self.fmt == "tsv" else ",",
+                extrasaction="ignore",
+                lineterminator="\n",
+            )
+            self._csv.writeheader()
+        row = {k: v for k, v in record.items() if not isinstance(v, (dict, list))}
+        row["prediction"] = self.cell(label)
+        if with_proba:
+            row.update({f"proba_{c}": self._number(v) for c, v in zip(self.classes, probabilities)})
+        self._csv.writerow(row)
+
+
+def per_class_rows(proba: Any) -> bool:
+    """Whether ``proba`` holds one row of per-class values per text (not per-token rows)."""
+    return isinstance(proba, np.ndarray) and proba.ndim == 2 and proba.dtype != object
 
 
 def _iter_records(path: Path, fmt: str, columns: Sequence[str], encoding: str) -> Iterator[dict]:

@@ -29,7 +29,14 @@ from . import (
     onnx_engine,
 )
 from .bindings import bind, metrics_of, training_of
-from .data import check_positive_int, check_texts, iter_table_chunks, table_format
+from .data import (
+    PredictionWriter,
+    check_positive_int,
+    check_texts,
+    iter_table_chunks,
+    per_class_rows,
+    table_format,
+)
 from .errors import ArtifactError, ConfigError, DataError, DataTypeError, EasytxError
 from .inference import predict_logits
 from .preprocess import Transformer
@@ -351,9 +358,6 @@ class Predictor:
         >>> predictor.predict_file("reviews.csv", "predicted.csv", text_column="review")  # doctest: +SKIP
         2000000
         """
-        import csv
-        import json
-
         in_path, out_path = Path(in_path), Path(out_path)
         in_fmt, out_fmt = table_format(in_path, format), table_format(out_path, out_format)
         if out_path.exists() and in_path.exists() and os.path.samefile(in_path, out_path):
@@ -366,7 +370,7 @@ class Predictor:
         rows = 0
         try:
             with open(partial, "w", encoding="utf-8", newline="") as handle:
-                writer = None
+                writer = PredictionWriter(handle, out_fmt, classes, proba=return_proba)
                 for chunk in iter_table_chunks(
                     in_path, columns=[text_column], chunk_rows=chunk_rows, format=in_fmt, encoding=encoding
                 ):
@@ -382,33 +386,10 @@ class Predictor:
                             )
                         texts.append(value)
                     labels, proba = self._labels_and_proba(texts, verbose=0) if texts else ([], [])
-                    # per-class columns where the task gives one value per class (not per token)
-                    with_proba = return_proba and np.ndim(proba) == 2
+                    # per-class values where the task gives one row per text (a tagger's are per token)
+                    per_class = per_class_rows(proba)
                     for record, label, p in zip(chunk, labels, proba):
-                        if out_fmt == "jsonl":
-                            out = dict(record)
-                            out["prediction"] = label
-                            if with_proba:
-                                out["probabilities"] = {str(c): float(v) for c, v in zip(classes, p)}
-                            handle.write(json.dumps(out, ensure_ascii=False) + "\n")
-                            continue
-                        if writer is None:
-                            columns = [*record, "prediction"]
-                            columns += [f"proba_{c}" for c in classes] if with_proba else []
-                            writer = csv.DictWriter(
-                                handle,
-                                fieldnames=columns,
-                                delimiter="\t" if out_fmt == "tsv" else ",",
-                                extrasaction="ignore",
-                                lineterminator="\n",
-                            )
-                            writer.writeheader()
-                        row = {k: v for k, v in record.items() if not isinstance(v, (dict, list))}
-                        # lists (multi-label names, entities) as JSON in one CSV cell
-                        row["prediction"] = label if np.isscalar(label) else json.dumps(label, default=str)
-                        if with_proba:
-                            row.update({f"proba_{c}": float(v) for c, v in zip(classes, p)})
-                        writer.writerow(row)
+                        writer.write(record, label, p if per_class else None)
                     rows += len(chunk)
                     logger.debug("predict_file: %d rows done", rows)
             os.replace(partial, out_path)

@@ -354,8 +354,11 @@ def create_app(
     started = time.time()
     state: dict[str, Any] = {}
 
-    def run_model(texts: list) -> Any:
-        return np.asarray(predictor.predict_proba(list(texts)))
+    def run_model(texts: list) -> list:
+        # the predictor's one path, in the worker thread: labels decoded from the same encoded
+        # inputs (a tagger's entities need them) and the probabilities they come from
+        labels, proba = predictor._labels_and_proba(list(texts), verbose=0)
+        return list(zip(labels, proba))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any):
@@ -460,17 +463,16 @@ def create_app(
             empty = {"classes": classes, "probabilities": []} if req.proba else {}
             return JSONResponse({"predictions": [], **empty})
         try:
-            proba = await state["batcher"].submit(req.texts)
+            answers = await state["batcher"].submit(req.texts)
         except QueueFullError as exc:
             return error(503, str(exc))
         except Exception as exc:  # noqa: BLE001 - report, keep serving
             logger.exception("Prediction failed")
             return error(500, f"Prediction failed: {type(exc).__name__}: {str(exc)[:200]}")
-        labels = predictor.task.decode(proba, predictor.preproc.labels_, texts=req.texts)
-        out: dict[str, Any] = {"predictions": [_jsonable(label) for label in labels]}
-        if req.proba:
+        out: dict[str, Any] = {"predictions": [_jsonable(label) for label, _ in answers]}
+        if req.proba:  # one row per text: per class, or per token for a tagger
             out["classes"] = classes
-            out["probabilities"] = np.asarray(proba, dtype=float).round(6).tolist()
+            out["probabilities"] = [np.asarray(p, dtype=float).round(6).tolist() for _, p in answers]
         return JSONResponse(out)  # already plain JSON: skip response-model re-validation
 
     @app.get("/health", summary="Liveness: the predictor is loaded and the server answers")

@@ -327,6 +327,41 @@ def test_served_tagger_returns_entities(tagger, tmp_path):
         status, raw = request("POST", "/predict", json.dumps({"texts": texts}).encode())
         assert status == 200, raw[:500]
         assert json.loads(raw)["predictions"] == json.loads(json.dumps(predictor.predict(texts)))
+        # with proba: the same entities and, per text, one probability row per token
+        status, raw = request("POST", "/predict", json.dumps({"texts": texts, "proba": True}).encode())
+        assert status == 200, raw[:500]
+        answer = json.loads(raw)
+        assert answer["predictions"] == json.loads(json.dumps(predictor.predict(texts)))
+        rows = answer["probabilities"]
+        assert len(rows) == 2 and all(len(token) == len(answer["classes"]) for token in rows[0])
     finally:
         stop_process(proc)
         log.close()
+
+
+def test_cli_predict_on_a_tagger_writes_entities_with_and_without_proba(tagger, tmp_path, caplog):
+    from easytx.cli import main
+
+    learner, preproc, _ = tagger
+    predictor = easytx.get_predictor(learner.model, preproc)
+    folder = predictor.save(tmp_path / "ner")
+    texts = [SENTENCE, "Siemens opened an office in Oslo ."]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(texts)))
+    expected = json.loads(json.dumps(predictor.predict(texts)))
+    for extra in ([], ["--proba"]):
+        out = tmp_path / f"out{len(extra)}.jsonl"
+        with caplog.at_level("WARNING", logger="easytx.cli"):
+            assert main(["predict", str(folder), str(source), "-o", str(out), "-q", *extra]) == 0
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        assert [r["prediction"] for r in rows] == expected and [r["id"] for r in rows] == [0, 1]
+        assert all("probabilities" not in r for r in rows)
+    assert "each entity in the prediction carries its score" in caplog.text
+    # CSV: the entity list as JSON in one cell
+    out = tmp_path / "out.csv"
+    assert main(["predict", str(folder), str(source), "-o", str(out), "-q"]) == 0
+    import csv
+
+    with open(out, newline="", encoding="utf-8") as handle:
+        cells = [json.loads(row["prediction"]) for row in csv.DictReader(handle)]
+    assert cells == expected

@@ -321,6 +321,41 @@ def test_multilabel_trains_predicts_lists_and_reports_per_label(multilabel_train
     np.testing.assert_allclose(predictor.predict_proba(x_val), proba, atol=1e-6)
 
 
+def test_cli_and_predict_file_write_multilabel_answers_as_json_lists(multilabel_trained, tmp_path):
+    from easytx.cli import main
+
+    learner, t, (x_val, _) = multilabel_trained
+    predictor = easytx.get_predictor(learner.model, t)
+    folder = predictor.save(tmp_path / "ml")
+    texts = x_val[:6]
+    expected = predictor.predict(texts)
+    pd.DataFrame({"text": texts}).to_csv(tmp_path / "in.csv", index=False)
+    assert (
+        main(["predict", str(folder), str(tmp_path / "in.csv"), "-o", str(tmp_path / "cli.csv"), "-q"]) == 0
+    )
+    predictor.predict_file(tmp_path / "in.csv", tmp_path / "api.csv", return_proba=False)
+    for name in ("cli.csv", "api.csv"):
+        cells = pd.read_csv(tmp_path / name)["prediction"].tolist()
+        assert [json.loads(c) for c in cells] == expected  # JSON lists, never a Python repr
+    lines = tmp_path / "labels.txt"
+    assert (
+        main(
+            [
+                "predict",
+                str(folder),
+                str(tmp_path / "in.csv"),
+                "-o",
+                str(lines),
+                "--output-format",
+                "labels",
+                "-q",
+            ]
+        )
+        == 0
+    )
+    assert [json.loads(line) for line in lines.read_text().splitlines()] == expected
+
+
 def test_fit_tunes_multilabel_thresholds_unless_told_not_to(tiny_bert, caplog, capsys):
     x, y = multilabel_dataset(96, seed=3)
     t = text.Transformer(tiny_bert, maxlen=24)
