@@ -109,10 +109,11 @@ def sentences(n: int = 400, *, seed: int = 0) -> list[str]:
     return out
 
 
-#: ``head_lr_multiplier`` for training the tiny models (:func:`make_tiny_model`). easytx's default
-#: (30, :data:`easytx.learner.HEAD_LR_MULTIPLIER`) lets a new head catch up with a *pretrained*
-#: encoder that must move little; a tiny model's encoder is random and learns everything at the
-#: high rates tiny recipes use (1e-3 to 5e-3), where a head 30 times faster overshoots.
+#: ``head_lr_multiplier`` for training the tiny models (:func:`make_tiny_model`). easytx's
+#: multi-label default (30, :attr:`easytx.tasks.Task.head_lr_multiplier`) lets a new head catch up
+#: with a *pretrained* encoder that must move little; a tiny model's encoder is random and learns
+#: everything at the high rates tiny recipes use (1e-3 to 5e-3), where a head 30 times faster
+#: overshoots.
 TINY_HEAD_LR = 1.0
 
 

@@ -355,6 +355,23 @@ def test_head_lr_multiplier_scales_the_heads_steps_only(tiny_bert, small_data, m
     assert all(np.abs(base).max() > 0 for _, base in moved[0])
 
 
+def test_head_lr_multiplier_defaults_to_the_tasks(tiny_bert, small_data):
+    from easytx.testing import multilabel_dataset
+
+    train, _ = small_data
+    t = text.Transformer(tiny_bert, maxlen="auto")
+    trn = t.preprocess_train(train)
+    assert easytx.get_learner(t.get_classifier(seed=0), trn).head_lr_multiplier == 1.0
+    x, y = multilabel_dataset(40)
+    m = text.Transformer(tiny_bert, maxlen=24)
+    mtrn = m.preprocess_train(x, y)
+    multilabel = easytx.get_learner(m.get_classifier(seed=0), mtrn)
+    assert multilabel.head_lr_multiplier == 30.0
+    assert multilabel.model.optimizer.head_multiplier == 30.0  # what the optimizer applies
+    chosen = easytx.get_learner(m.get_classifier(seed=0), mtrn, head_lr_multiplier=2)
+    assert chosen.head_lr_multiplier == 2.0 and chosen.model.optimizer.head_multiplier == 2.0
+
+
 def test_head_lr_multiplier_is_checked(tiny_bert, small_data):
     train, _ = small_data
     t = text.Transformer(tiny_bert, maxlen="auto")

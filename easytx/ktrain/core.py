@@ -444,7 +444,7 @@ def get_learner(
 ) -> Learner:
     """ktrain's ``get_learner`` for models from :mod:`easytx.ktrain.text` (no weight decay, as in
     ktrain, until ``learner.set_weight_decay()``; one learning rate for every weight, as in
-    ktrain, where ``easytx.get_learner`` trains the new head 30x faster)."""
+    ktrain, where ``easytx.get_learner`` trains a multi-label head 30x faster)."""
     del workers, use_multiprocessing
     if preproc_of(model) is None:
         raise DataTypeError(
