@@ -29,7 +29,7 @@ from ._keras import is_keras3_model, keras_of, optimizer_variables
 from .bindings import bind, preproc_of, task_of, training_of
 from .data import TextData, check_positive_int, check_texts
 from .errors import ArtifactError, ConfigError, DataTypeError, NotFittedError
-from .inference import predict_logits
+from .inference import merge_windows, predict_logits
 from .preprocess import StreamingDataset, TransformerDataset
 from .tasks import task_from_name
 
@@ -1026,9 +1026,12 @@ class Learner:
         class_names : list, optional
             Accepted for ktrain compatibility; the preprocessor's classes are used when the model
             was built by easytx.
+
+        Validation data cut into sliding windows (``Transformer(windows=True)``) is scored per
+        text: the windows' answers are pooled first (their mean, see ``docs/long-texts.md``).
         """
         data = self._eval_data(val_data)
-        proba = self.predict_proba(data)
+        proba, data = merge_windows(self.task, self.predict_proba(data), data)
         labels = self._labels(preproc, class_names)
         text, matrix = self.task.report(data.y, proba, labels)
         if print_report:
@@ -1047,7 +1050,8 @@ class Learner:
                 f"tune_thresholds() applies to multi-label models; this learner's task is {self.task.name!r}."
             )
         data = self._eval_data(val_data)
-        return self.task.tune_thresholds(data.y, self.predict_proba(data), **options)
+        proba, data = merge_windows(self.task, self.predict_proba(data), data)
+        return self.task.tune_thresholds(data.y, proba, **options)
 
     def _labels(self, preproc: Any, class_names: Sequence | None) -> Any:
         from .labels import ClassLabels
