@@ -116,6 +116,12 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
         type=_positive_int,
         help="ONNX engines: onnxruntime intra-op threads (default: one per physical core)",
     )
+    p.add_argument(
+        "--no-windows",
+        action="store_true",
+        help="truncate texts longer than the model's maxlen instead of reading them in sliding "
+        "windows (the default; see docs/long-texts.md)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -344,9 +350,11 @@ def _load(args: argparse.Namespace, manifest: dict) -> Any:
     engine = _resolve_engine(args, manifest)
     from .predictor import load_predictor
 
-    return load_predictor(
+    predictor = load_predictor(
         args.predictor, batch_size=args.batch_size, engine=engine, intra_op_threads=args.threads
     )
+    predictor.windows = not args.no_windows
+    return predictor
 
 
 def _console(text: str = "") -> None:
@@ -655,8 +663,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         try:
             for chunk in _chunks(records, args.chunk_size):
                 texts = [text for _, text, _ in chunk]
-                proba = predictor.predict_proba(texts)
-                labels = predictor.task.decode(proba, predictor.preproc.labels_, texts=texts)
+                labels, proba = predictor.predict_with_proba(texts)
                 for (record, _, fields), label, row in zip(chunk, labels, proba):
                     label = label.item() if hasattr(label, "item") else label
                     writer.write(record, fields, label, row)
@@ -759,6 +766,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         log_level="warning" if args.quiet else "info",
         access_log=args.access_log,
+        windows=not args.no_windows,
     )
     return 0
 

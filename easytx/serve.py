@@ -37,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .errors import ConfigError, MissingDependencyError, QueueFullError
+from .windows import check_windows
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class MicroBatcher:
     Parameters
     ----------
     fn : callable
-        ``fn(list_of_texts) -> array`` with one row per text (runs in the inference thread).
+        ``fn(list_of_texts) -> sequence`` with one entry per text (runs in the inference thread).
     executor : ThreadPoolExecutor
         The single inference thread.
     max_batch_size, max_wait_ms, max_queue :
@@ -355,7 +356,10 @@ def create_app(
     state: dict[str, Any] = {}
 
     def run_model(texts: list) -> Any:
-        return np.asarray(predictor.predict_proba(list(texts)))
+        # labels and probabilities from one pass (the one prediction path: long texts in
+        # windows); one (label, probabilities) pair per text, sliced per request by the batcher
+        labels, proba = predictor.predict_with_proba(list(texts))
+        return list(zip(labels, np.asarray(proba)))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any):
@@ -460,17 +464,16 @@ def create_app(
             empty = {"classes": classes, "probabilities": []} if req.proba else {}
             return JSONResponse({"predictions": [], **empty})
         try:
-            proba = await state["batcher"].submit(req.texts)
+            answers = await state["batcher"].submit(req.texts)
         except QueueFullError as exc:
             return error(503, str(exc))
         except Exception as exc:  # noqa: BLE001 - report, keep serving
             logger.exception("Prediction failed")
             return error(500, f"Prediction failed: {type(exc).__name__}: {str(exc)[:200]}")
-        labels = predictor.task.decode(proba, predictor.preproc.labels_, texts=req.texts)
-        out: dict[str, Any] = {"predictions": [_jsonable(label) for label in labels]}
+        out: dict[str, Any] = {"predictions": [_jsonable(label) for label, _ in answers]}
         if req.proba:
             out["classes"] = classes
-            out["probabilities"] = np.asarray(proba, dtype=float).round(6).tolist()
+            out["probabilities"] = [np.asarray(p, dtype=float).round(6).tolist() for _, p in answers]
         return JSONResponse(out)  # already plain JSON: skip response-model re-validation
 
     @app.get("/health", summary="Liveness: the predictor is loaded and the server answers")
@@ -502,6 +505,7 @@ def serve(
     access_log: bool = False,
     engine: str = "auto",
     intra_op_threads: int | None = None,
+    windows: bool = True,
 ) -> None:
     """Load the predictor saved at ``predictor_dir`` and serve it until interrupted.
 
@@ -520,6 +524,9 @@ def serve(
         graphs ``save(onnx=...)`` wrote, without loading TensorFlow.
     intra_op_threads : int, optional
         ONNX engines: onnxruntime's intra-op threads.
+    windows : bool
+        Read texts longer than the model's ``maxlen`` in sliding windows (default), or truncate
+        them (see :class:`~easytx.Predictor`'s ``windows``).
     """
     require_server_dependencies()
     import uvicorn
@@ -534,6 +541,7 @@ def serve(
     predictor = load_predictor(
         predictor_dir, batch_size=batch_size, engine=engine, intra_op_threads=intra_op_threads
     )
+    predictor.windows = check_windows(windows)
     logger.info("Serving %s with the %r engine.", predictor_dir, predictor.engine)
     app = create_app(predictor, config=config, metadata=manifest)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log, workers=1)
