@@ -320,13 +320,14 @@ def test_a_classifier_trained_on_windows_reads_long_texts(window_trained, capsys
     learner, t, texts, labels = window_trained
     predictor = easytx.get_predictor(learner.model, t)
     assert learner.val_data.text_index is not None  # validation rows are windows too
-    # measured 1.0 (mean and max) on both backends, 0.45-0.5 truncated
+    # measured 1.0 (mean and max) on both backends, 0.45-0.5 truncated; 0.93-0.985 on the 200
+    # texts of benchmarks/long_texts.py
     for pooling in ("mean", "max"):
         predictor.window_pooling = pooling
         read = np.mean([a == b for a, b in zip(predictor.predict(texts, verbose=0), labels)])
-        assert read >= 0.9, (pooling, read)
+        assert read >= 0.85, (pooling, read)
     cut = np.mean([a == b for a, b in zip(predictor.predict(texts, windows=False, verbose=0), labels)])
     assert cut <= 0.65, cut
     matrix = learner.validate()  # pooled per text: one count per long text
-    assert matrix.sum() == len(texts) and np.trace(matrix) >= 0.9 * len(texts)
+    assert matrix.sum() == len(texts) and np.trace(matrix) >= 0.85 * len(texts)
     assert "precision" in capsys.readouterr().out
