@@ -1017,6 +1017,9 @@ class Learner:
         confusion matrices ``(n_labels, 2, 2)``; for regression MAE/RMSE/R2 per target and
         ``None``.
 
+        Validation data cut into sliding windows (``Transformer(windows=True)``) is scored per
+        text: the windows' answers are pooled first (their mean, see ``docs/long-texts.md``).
+
         Parameters
         ----------
         val_data : TransformerDataset, optional
@@ -1026,9 +1029,6 @@ class Learner:
         class_names : list, optional
             Accepted for ktrain compatibility; the preprocessor's classes are used when the model
             was built by easytx.
-
-        Validation data cut into sliding windows (``Transformer(windows=True)``) is scored per
-        text: the windows' answers are pooled first (their mean, see ``docs/long-texts.md``).
         """
         data = self._eval_data(val_data)
         proba, data = merge_windows(self.task, self.predict_proba(data), data)

@@ -1,5 +1,5 @@
-"""The task examples (examples/multilabel.py, regression.py, pairs.py) and examples/embeddings.py
-run offline end to end.
+"""The task examples (examples/multilabel.py, regression.py, pairs.py, long_texts.py) and
+examples/embeddings.py run offline end to end.
 
 Marked ``slow``: each starts TensorFlow, builds a tiny model and trains it (30-60 s each); the
 embeddings example embeds 600 texts with the real all-MiniLM-L6-v2 (about 15 s).
@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
         ("multilabel.py", "thresholds tuned on the validation data"),
         ("regression.py", "constant predictor"),
         ("pairs.py", "saved and reloaded"),
+        ("long_texts.py", "in windows"),
     ],
 )
 def test_task_example_runs_offline(script, expected, tmp_path):
