@@ -117,6 +117,12 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
         type=_positive_int,
         help="ONNX engines: onnxruntime intra-op threads (default: one per physical core)",
     )
+    p.add_argument(
+        "--no-windows",
+        action="store_true",
+        help="truncate texts longer than the model's maxlen instead of reading them in sliding "
+        "windows (the default; see docs/long-texts.md)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -345,9 +351,11 @@ def _load(args: argparse.Namespace, manifest: dict) -> Any:
     engine = _resolve_engine(args, manifest)
     from .predictor import load_predictor
 
-    return load_predictor(
+    predictor = load_predictor(
         args.predictor, batch_size=args.batch_size, engine=engine, intra_op_threads=args.threads
     )
+    predictor.windows = not args.no_windows
+    return predictor
 
 
 def _console(text: str = "") -> None:
@@ -619,9 +627,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         try:
             for chunk in _chunks(records, args.chunk_size):
                 texts = [text for _, text, _ in chunk]
-                # the predictor's one path: labels decoded from the same encoded inputs (a tagger's
-                # entities need them) and the probabilities they come from
-                labels, proba = predictor._labels_and_proba(texts, verbose=0)
+                # the predictor's one path (long texts in windows): labels decoded from the same
+                # encoded inputs (a tagger's entities need them) and the probabilities they come from
+                labels, proba = predictor.predict_with_proba(texts, verbose=0)
                 per_class = per_class_rows(proba)
                 if args.proba and not per_class and not warned:
                     warned = True
@@ -731,6 +739,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         log_level="warning" if args.quiet else "info",
         access_log=args.access_log,
+        windows=not args.no_windows,
     )
     return 0
 

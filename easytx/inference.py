@@ -10,6 +10,10 @@ imports no TensorFlow.
 The same path gives embeddings (:func:`predict_embeddings`): the forward function then returns
 the backbone's last hidden state pooled over each text's tokens (``output="mean"`` or ``"cls"``,
 see :data:`POOLINGS`) instead of the head's logits.
+
+Texts longer than ``maxlen`` may arrive as sliding windows, one row each (a dataset with a
+``text_index``); :func:`merge_windows` turns the rows' answers into one per text (see
+:mod:`easytx.windows` and ``docs/long-texts.md``).
 """
 
 from __future__ import annotations
@@ -26,7 +30,15 @@ from .bindings import cache_of
 from .errors import ConfigError
 from .preprocess import TransformerDataset
 
-__all__ = ["POOLINGS", "check_pooling", "forward_fn", "numpy_forward", "predict_embeddings", "predict_logits"]
+__all__ = [
+    "POOLINGS",
+    "check_pooling",
+    "forward_fn",
+    "merge_windows",
+    "numpy_forward",
+    "predict_embeddings",
+    "predict_logits",
+]
 
 #: how a text's token vectors become one vector: ``"mean"`` averages the last hidden state over
 #: the text's tokens (padding excluded, special tokens included, as sentence-transformers does);
@@ -167,6 +179,28 @@ def predict_logits(
     result = np.empty(stacked_shape, dtype=np.float32)
     result[order] = np.concatenate(outputs)
     return result
+
+
+def merge_windows(task: Any, proba: np.ndarray, dataset: TransformerDataset, *, how: str = "mean") -> tuple:
+    """One answer per text from the answers of its windows: ``(proba, dataset)`` per text.
+
+    ``proba`` holds the task's probabilities for every row of ``dataset`` (in its order). A
+    dataset without windows (no ``text_index``) is returned as it is. Otherwise row-level
+    answers (classification, multi-label, regression) are pooled by the task
+    (:meth:`easytx.tasks.Task.pool_windows`, ``how`` = ``"mean"`` or ``"max"``), with the
+    dataset's first window of each text (its labels are the texts'); token-level answers take
+    each token from the window where it has the most context
+    (:meth:`easytx.tagger.TaggedDataset.merge_token_windows`), with the dataset of whole texts.
+    """
+    from .windows import check_window_pooling
+
+    check_window_pooling(how)
+    if getattr(dataset, "text_index", None) is None:
+        return proba, dataset
+    if np.ndim(proba) == 3:
+        return dataset.merge_token_windows(proba)
+    pooled = task.pool_windows(proba, dataset.text_index, dataset.n_texts, how)
+    return pooled, dataset.per_text()
 
 
 def predict_embeddings(

@@ -29,7 +29,7 @@ from ._keras import is_keras3_model, keras_of, optimizer_variables
 from .bindings import bind, preproc_of, task_of, training_of
 from .data import TextData, check_positive_int, check_texts
 from .errors import ArtifactError, ConfigError, DataTypeError, NotFittedError
-from .inference import predict_logits
+from .inference import merge_windows, predict_logits
 from .preprocess import StreamingDataset, TransformerDataset
 from .tasks import task_from_name
 
@@ -1049,6 +1049,9 @@ class Learner:
         confusion matrices ``(n_labels, 2, 2)``; for regression MAE/RMSE/R2 per target and
         ``None``.
 
+        Validation data cut into sliding windows (``Transformer(windows=True)``) is scored per
+        text: the windows' answers are pooled first (their mean, see ``docs/long-texts.md``).
+
         Parameters
         ----------
         val_data : TransformerDataset, optional
@@ -1060,7 +1063,7 @@ class Learner:
             was built by easytx.
         """
         data = self._eval_data(val_data)
-        proba = self.predict_proba(data)
+        proba, data = merge_windows(self.task, self.predict_proba(data), data)
         labels = self._labels(preproc, class_names)
         text, matrix = self.task.report(data.y, proba, labels)
         if print_report:
@@ -1079,7 +1082,8 @@ class Learner:
                 f"tune_thresholds() applies to multi-label models; this learner's task is {self.task.name!r}."
             )
         data = self._eval_data(val_data)
-        return self.task.tune_thresholds(data.y, self.predict_proba(data), **options)
+        proba, data = merge_windows(self.task, self.predict_proba(data), data)
+        return self.task.tune_thresholds(data.y, proba, **options)
 
     def _labels(self, preproc: Any, class_names: Sequence | None) -> Any:
         from .labels import ClassLabels

@@ -38,8 +38,9 @@ from .data import (
     table_format,
 )
 from .errors import ArtifactError, ConfigError, DataError, DataTypeError, EasytxError
-from .inference import predict_logits
+from .inference import merge_windows, predict_logits
 from .preprocess import Transformer
+from .windows import check_window_pooling, check_windows
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,19 @@ class Predictor:
     verbose : int
         ``1`` shows a progress bar when predicting many texts (more than 20 batches);
         ``0`` silences it.
+    windows : bool
+        Texts longer than ``maxlen`` tokens are read in sliding windows of ``maxlen`` tokens
+        overlapping by the preprocessor's ``stride`` (default ``maxlen // 4``), and answered from
+        all of them (``True``, the default; an INFO log line says so the first time); ``False``
+        truncates them, as easytx did before. Texts that fit are never affected; sentence pairs
+        are always truncated. :meth:`predict`, :meth:`predict_proba`, :meth:`predict_file` and
+        :meth:`evaluate` take ``windows=`` to override it for one call. See
+        ``docs/long-texts.md``.
+    window_pooling : {"mean", "max"}
+        How the windows of a text make one answer for classification, multi-label and
+        regression: the mean of the windows' probabilities (predicted values for regression),
+        or each class's largest (for single-label classification rescaled to sum to 1). Token
+        classification takes each word from the window where it has the most context.
     """
 
     def __init__(
@@ -101,6 +115,8 @@ class Predictor:
         metrics: dict | None = None,
         training: list | None = None,
         verbose: int = 1,
+        windows: bool = True,
+        window_pooling: str = "mean",
     ):
         self.model = model
         self.preproc = preproc
@@ -108,6 +124,8 @@ class Predictor:
         self.metrics = dict(metrics or {})
         self.training = list(training or [])
         self.verbose = verbose
+        self.windows = check_windows(windows)
+        self.window_pooling = check_window_pooling(window_pooling)
 
     def __repr__(self) -> str:
         engine = "" if self.engine == "tf" else f", engine={self.engine!r}"
@@ -153,22 +171,35 @@ class Predictor:
             return [], False
         return check_texts(texts, allow_empty_strings=True, allow_pairs=True), False
 
-    def predict_proba(self, texts: Any, *, verbose: int | None = None) -> np.ndarray:
+    def _use_windows(self, windows: bool | None) -> bool:
+        """A call's ``windows=`` (``None``: the predictor's :attr:`windows`)."""
+        return self.windows if windows is None else check_windows(windows)
+
+    def predict_proba(
+        self, texts: Any, *, verbose: int | None = None, windows: bool | None = None
+    ) -> np.ndarray:
         """Probabilities, shape ``(n, n_classes)``: rows sum to 1 for single-label classification;
         independent per-label probabilities for multi-label; predicted values (in the targets'
         units) for regression.
 
         A single string gives shape ``(n_classes,)``. ``verbose=0`` silences the progress bar
-        shown for many texts (default: the predictor's ``verbose``).
+        shown for many texts (default: the predictor's ``verbose``). ``windows`` overrides the
+        predictor's :attr:`windows` for this call (``False``: long texts are truncated).
         """
         items, single = self._texts(texts)
         if not items:
             return np.zeros((0, len(self._output_classes())), dtype=np.float64)
-        _, proba = self._encoded_and_proba(items, verbose=verbose)
+        _, proba = self._encoded_and_proba(items, verbose=verbose, windows=windows)
         return proba[0] if single else proba
 
     def predict(
-        self, texts: Any, return_proba: bool = False, *, verbose: int | None = None, **options: Any
+        self,
+        texts: Any,
+        return_proba: bool = False,
+        *,
+        verbose: int | None = None,
+        windows: bool | None = None,
+        **options: Any,
     ) -> Any:
         """Labels for a text (one label) or a list of texts (a list of labels, same order).
 
@@ -179,6 +210,9 @@ class Predictor:
             Return :meth:`predict_proba` instead (ktrain's argument).
         verbose : int, optional
             ``0`` silences the progress bar (default: the predictor's ``verbose``).
+        windows : bool, optional
+            Read texts longer than ``maxlen`` in sliding windows (``True``) or truncate them
+            (``False``); default: the predictor's :attr:`windows` (``True``).
         **options
             Task-specific decoding options, e.g. ``return_tokens=True`` for token classification
             (``(word, tag)`` pairs instead of entities).
@@ -191,30 +225,60 @@ class Predictor:
                 f"accepts {list(allowed) or 'no extra options'}."
             )
         if return_proba:
-            return self.predict_proba(texts, verbose=verbose)
+            return self.predict_proba(texts, verbose=verbose, windows=windows)
         items, single = self._texts(texts)
         if not items:
             return []
-        labels, _ = self._labels_and_proba(items, verbose=verbose, **options)
+        labels, _ = self._labels_and_proba(items, verbose=verbose, windows=windows, **options)
         return labels[0] if single else labels
 
-    def _labels_and_proba(self, items: list, *, verbose: int | None = None, **options: Any) -> tuple:
+    def predict_with_proba(
+        self, texts: Any, *, verbose: int | None = None, windows: bool | None = None, **options: Any
+    ) -> tuple[list, np.ndarray]:
+        """Labels and the probabilities they come from, from one forward pass: what the CLI and
+        the server answer with.
+
+        Parameters
+        ----------
+        texts : list of str
+            (a single string is taken as a list of one)
+        verbose, windows, **options
+            As for :meth:`predict`.
+
+        Returns
+        -------
+        (labels, proba)
+            ``labels`` as :meth:`predict` gives them for a list; ``proba`` as
+            :meth:`predict_proba` (for token classification: per sub-token of each text).
+        """
+        items, _ = self._texts(texts)
+        if not items:
+            return [], np.zeros((0, len(self._output_classes())), dtype=np.float64)
+        return self._labels_and_proba(items, verbose=verbose, windows=windows, **options)
+
+    def _labels_and_proba(
+        self, items: list, *, verbose: int | None = None, windows: bool | None = None, **options: Any
+    ) -> tuple:
         """The task's answers and the probabilities they come from, for checked ``items``."""
-        data, proba = self._encoded_and_proba(items, verbose=verbose)
+        data, proba = self._encoded_and_proba(items, verbose=verbose, windows=windows)
         labels = self.task.decode(proba, self.preproc.labels_, texts=items, inputs=data, **options)
         return labels, proba
 
-    def _encoded_and_proba(self, items: list, *, verbose: int | None = None) -> tuple:
-        """The tokenized ``items`` and the task's probabilities for them (one forward pass)."""
-        data = self.preproc.encode_for_prediction(items)
+    def _encoded_and_proba(
+        self, items: list, *, verbose: int | None = None, windows: bool | None = None
+    ) -> tuple:
+        """The tokenized ``items`` (one row per text) and the task's probabilities for them (one
+        forward pass; the windows of long texts pooled, see :func:`easytx.inference.merge_windows`)."""
+        data = self.preproc.encode_for_prediction(items, windows=self._use_windows(windows))
         verbose = self.verbose if verbose is None else verbose
         logits = predict_logits(
             self.model,
             data,
             batch_size=self.batch_size,
-            progress=bool(verbose) and len(items) > 20 * self.batch_size,
+            progress=bool(verbose) and len(data) > 20 * self.batch_size,
         )
         proba = self.task.probabilities(logits, labels=self.preproc.labels_)
+        proba, data = merge_windows(self.task, proba, data, how=self.window_pooling)
         return data, proba
 
     def embed(
@@ -281,8 +345,13 @@ class Predictor:
         )
         return vectors[0] if single else vectors
 
-    def evaluate(self, texts: Any, labels: Any, *, print_report: bool = True) -> dict:
+    def evaluate(
+        self, texts: Any, labels: Any, *, print_report: bool = True, windows: bool | None = None
+    ) -> dict:
         """Score labelled texts with the task's headline metrics (and print its report).
+
+        ``windows`` overrides the predictor's :attr:`windows` for this call: texts longer than
+        ``maxlen`` are scored on the answer pooled over their windows, as :meth:`predict` gives it.
 
         Returns
         -------
@@ -290,11 +359,12 @@ class Predictor:
             e.g. ``{"accuracy": ..., "macro_f1": ...}``, ``{"micro_f1": ..., "macro_f1": ...}``
             or ``{"mae": ..., "rmse": ...}``.
         """
-        data = self.preproc.preprocess_test(texts, labels)
+        data = self.preproc.preprocess_test(texts, labels, windows=self._use_windows(windows))
         # score the rows as preprocess_test tokenized them (for a tagger, word lists whose
-        # labels sit on the first sub-tokens)
+        # labels sit on the first sub-tokens); windows pooled back into one row per text
         logits = predict_logits(self.model, data, batch_size=self.batch_size)
         proba = self.task.probabilities(logits, labels=self.preproc.labels_)
+        proba, data = merge_windows(self.task, proba, data, how=self.window_pooling)
         if print_report:
             text, _ = self.task.report(data.y, proba, self.preproc.labels_)
             sys.stdout.write(text.rstrip("\n") + "\n")
@@ -311,7 +381,7 @@ class Predictor:
             raise EasytxError(
                 f"tune_thresholds() applies to multi-label predictors; this one's task is {self.task.name!r}."
             )
-        data = self.preproc.preprocess_test(texts, labels)
+        data = self.preproc.preprocess_test(texts, labels, windows=False)  # one row per text
         proba = self.predict_proba(list(data.texts), verbose=0)
         return self.task.tune_thresholds(data.y, proba, **options)
 
@@ -327,6 +397,7 @@ class Predictor:
         out_format: str | None = None,
         encoding: str = "utf-8",
         return_proba: bool = True,
+        windows: bool | None = None,
     ) -> int:
         """Predict every row of a CSV/TSV/JSONL file into another file, streaming both.
 
@@ -347,6 +418,9 @@ class Predictor:
             Column (CSV/TSV header) or field (JSONL) holding the text.
         batch_size : int, optional
             Texts per forward pass (default: the predictor's).
+        windows : bool, optional
+            Read texts longer than ``maxlen`` in sliding windows (default: the predictor's
+            :attr:`windows`), as for :meth:`predict`.
 
         Returns
         -------
@@ -364,6 +438,7 @@ class Predictor:
             raise DataError(f"predict_file would overwrite its input {in_path}; choose another out_path.")
         batch_size = check_positive_int(batch_size or self.batch_size, "batch_size")
         chunk_rows = check_positive_int(chunk_rows or 32 * batch_size, "chunk_rows")
+        use_windows = self._use_windows(windows)
         classes = self._output_classes()
         previous, self.batch_size = self.batch_size, batch_size
         partial = out_path.with_name(out_path.name + ".partial")
@@ -385,7 +460,9 @@ class Predictor:
                                 f"{type(value).__name__}, not a string."
                             )
                         texts.append(value)
-                    labels, proba = self._labels_and_proba(texts, verbose=0) if texts else ([], [])
+                    labels, proba = (
+                        self._labels_and_proba(texts, verbose=0, windows=use_windows) if texts else ([], [])
+                    )
                     # per-class values where the task gives one row per text (a tagger's are per token)
                     per_class = per_class_rows(proba)
                     for record, label, p in zip(chunk, labels, proba):

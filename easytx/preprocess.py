@@ -19,9 +19,10 @@ from . import (
 )
 from .bindings import bind
 from .data import TextData, check_labels_length, check_positive_int, check_texts, iter_table_chunks
-from .errors import ConfigError, DataError, NotFittedError
+from .errors import ArtifactError, ConfigError, DataError, NotFittedError
 from .labels import ClassLabels, infer_task, label_encoder_from_dict
 from .tasks import Classification, Task, make_task, task_from_name
+from .windows import check_stride, check_windows, resolve_stride
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,12 @@ class TransformerDataset:
     y : numpy array or None
         Encoded labels.
     texts : list
-        The original texts (for :meth:`Learner.view_top_losses`).
+        The original text of each row (for :meth:`Learner.view_top_losses`).
+    text_index : numpy array of int or None
+        With sliding windows (see ``docs/long-texts.md``): the text each row is a window of, in
+        ``range(n_texts)``; ``None`` when every row is a whole (or truncated) text.
+    stride : int or None
+        Tokens shared by consecutive windows of a text (``None`` without windows).
     """
 
     def __init__(
@@ -65,6 +71,8 @@ class TransformerDataset:
         pad_token_id: int,
         batch_size: int | None = None,
         pad_to_multiple_of: int = 1,
+        text_index: np.ndarray | None = None,
+        stride: int | None = None,
     ):
         self.x = x
         self.y = y
@@ -73,6 +81,8 @@ class TransformerDataset:
         self.batch_size = batch_size
         self.pad_to_multiple_of = check_positive_int(pad_to_multiple_of, "pad_to_multiple_of")
         self.lengths = np.fromiter((len(ids) for ids in x["input_ids"]), dtype=np.int64)
+        self.text_index = None if text_index is None else np.asarray(text_index, dtype=np.int64)
+        self.stride = stride
         self._epoch = 0
         self.reset_padding_stats()
 
@@ -95,11 +105,24 @@ class TransformerDataset:
         return len(self.lengths)
 
     def __repr__(self) -> str:
-        return f"TransformerDataset({len(self)} rows, labelled={self.y is not None})"
+        windows = f", {self.n_texts} texts in windows" if self.text_index is not None else ""
+        return f"TransformerDataset({len(self)} rows{windows}, labelled={self.y is not None})"
 
     @property
     def input_names(self) -> list[str]:
         return [*self.x, "attention_mask"]
+
+    @property
+    def n_texts(self) -> int:
+        """Texts the rows come from (rows are windows of them when :attr:`text_index` is set)."""
+        if self.text_index is None:
+            return len(self)
+        return int(self.text_index.max()) + 1 if len(self.text_index) else 0
+
+    def _subset_text_index(self, index: np.ndarray) -> np.ndarray | None:
+        if self.text_index is None:
+            return None
+        return np.unique(self.text_index[index], return_inverse=True)[1].reshape(-1)
 
     def subset(self, index: Sequence[int]) -> TransformerDataset:
         """Rows ``index`` as a new dataset (shares the token arrays)."""
@@ -114,7 +137,22 @@ class TransformerDataset:
             pad_token_id=self.pad_token_id,
             batch_size=self.batch_size,
             pad_to_multiple_of=self.pad_to_multiple_of,
+            text_index=self._subset_text_index(index),
+            stride=self.stride,
         )
+
+    def per_text(self) -> TransformerDataset:
+        """One row per text: each text's first window (the dataset itself without windows).
+
+        Its labels are the texts' labels, to score answers pooled over the windows
+        (:func:`easytx.inference.merge_windows`).
+        """
+        if self.text_index is None:
+            return self
+        first = np.unique(self.text_index, return_index=True)[1]
+        data = self.subset(first)
+        data.text_index, data.stride = None, None
+        return data
 
     # ------------------------------------------------------------------ batching
     def pad(self, index: Sequence[int]) -> dict[str, np.ndarray]:
@@ -224,6 +262,17 @@ class TransformerDataset:
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
         return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def _sample_mapping(enc: Any) -> Any:
+    """The text of each row of a tokenization with ``return_overflowing_tokens=True``."""
+    try:
+        return enc["overflow_to_sample_mapping"]
+    except KeyError:
+        raise ConfigError(
+            "Sliding windows need a fast tokenizer (one with tokenizer.json), whose overflow gives "
+            "each window's text; this tokenizer gives none. Pass windows=False to truncate long texts."
+        ) from None
 
 
 def _file_label(value: Any) -> Any:
@@ -385,6 +434,17 @@ class Transformer:
     label_separator : str, optional
         Multi-label only: separator of joined label strings (default ``";"`` if any label
         contains one, else ``","``).
+    windows : bool
+        Train on every part of long texts: a text longer than ``maxlen`` tokens becomes several
+        training rows, windows of ``maxlen`` tokens overlapping by ``stride`` tokens, each with the
+        text's label (``preprocess_test`` windows its texts the same way; ``Learner.validate``
+        pools them back into one answer per text). Default ``False``: long texts are truncated
+        for training. Prediction reads long texts in windows either way (see
+        :class:`~easytx.Predictor`'s ``windows``). Single texts only: a preprocessor with
+        ``windows=True`` refuses sentence pairs.
+    stride : int, optional
+        Tokens shared by consecutive windows, for training and prediction (saved with the
+        predictor). Default ``maxlen // 4``. See ``docs/long-texts.md``.
     verbose : int
         ``0`` silences progress bars.
 
@@ -392,7 +452,8 @@ class Transformer:
     -----
     Inputs may be texts or sentence pairs: a list of ``(text_a, text_b)`` tuples is tokenized as
     pairs (with ``token_type_ids`` where the model has them); a preprocessor trained on pairs
-    predicts on pairs.
+    predicts on pairs. Pairs are never cut into windows: a pair longer than ``maxlen`` is
+    truncated (the longer text loses tokens first).
 
     Examples
     --------
@@ -413,6 +474,8 @@ class Transformer:
         multilabel: bool | None = None,
         scale_targets: bool = False,
         label_separator: str | None = None,
+        windows: bool = False,
+        stride: int | None = None,
         verbose: int = 1,
         **kwargs: Any,
     ):
@@ -454,6 +517,8 @@ class Transformer:
         self.multilabel = multilabel
         self.scale_targets = bool(scale_targets)
         self.label_separator = label_separator
+        self.windows = check_windows(windows)
+        self.stride = check_stride(stride)
         self.verbose = verbose
         self._tokenizer = None
         self._source: Path | None = None
@@ -521,13 +586,20 @@ class Transformer:
 
     # ------------------------------------------------------------------ tokenization
     def _tokenize(
-        self, texts: list, max_length: int, stats: dict | None = None
+        self, texts: list, max_length: int, stats: dict | None = None, *, stride: int | None = None
     ) -> dict[str, list[np.ndarray]]:
         """Tokenize ``texts`` (truncated to ``max_length``); ``stats["truncated"]`` gets the row
-        indices that lost tokens to truncation."""
+        indices that lost tokens to truncation.
+
+        With ``stride``, single texts longer than ``max_length`` are cut into windows by the fast
+        tokenizer (``return_overflowing_tokens``), consecutive windows sharing ``stride`` tokens;
+        ``stats["text_index"]`` then gets the text of each row (``None`` when no text needed more
+        than one window) and ``stats["windowed"]`` the texts cut into windows. Pairs are truncated.
+        """
         names = self.input_names
         out: dict[str, list[np.ndarray]] = {name: [] for name in names}
         truncated: list[int] = []
+        text_index: list[int] = []
         chunks: Any = range(0, len(texts), _TOKENIZE_CHUNK)
         if self.verbose and len(texts) > 20 * _TOKENIZE_CHUNK:  # tqdm only for a bar (see inference)
             from tqdm.auto import tqdm
@@ -535,24 +607,36 @@ class Transformer:
             chunks = tqdm(chunks, desc="tokenizing", unit="chunk")
         for start in chunks:
             chunk = texts[start : start + _TOKENIZE_CHUNK]
+            cut = None if not chunk or isinstance(chunk[0], tuple) else stride
             try:
-                enc = self._tokenize_chunk(chunk, max_length, names)
+                enc = self._tokenize_chunk(chunk, max_length, names, stride=cut)
             except TypeError:  # lone surrogates (e.g. from JSON "\ud800") are not valid UTF-8
-                enc = self._tokenize_chunk([_valid_unicode(t) for t in chunk], max_length, names)
+                enc = self._tokenize_chunk([_valid_unicode(t) for t in chunk], max_length, names, stride=cut)
             for name in names:
                 out[name].extend(np.asarray(ids, dtype=np.int32) for ids in enc[name])
-            encodings = getattr(enc, "encodings", None) or []
-            truncated.extend(start + i for i, e in enumerate(encodings) if e.overflowing)
+            if cut is None:
+                encodings = getattr(enc, "encodings", None) or []
+                truncated.extend(start + i for i, e in enumerate(encodings) if e.overflowing)
+                text_index.extend(range(start, start + len(chunk)))
+            else:
+                text_index.extend(start + int(i) for i in _sample_mapping(enc))
         if stats is not None:
             stats["truncated"] = truncated
+            index = np.asarray(text_index, dtype=np.int64)
+            counts = np.bincount(index, minlength=len(texts)) if len(index) else np.zeros(0, dtype=np.int64)
+            stats["windowed"] = np.flatnonzero(counts > 1).tolist()
+            stats["text_index"] = index if stats["windowed"] else None
         return out
 
-    def _tokenize_chunk(self, chunk: list, max_length: int, names: list[str]) -> Any:
+    def _tokenize_chunk(
+        self, chunk: list, max_length: int, names: list[str], *, stride: int | None = None
+    ) -> Any:
         args = (
             ([a for a, _ in chunk], [b for _, b in chunk])
             if chunk and isinstance(chunk[0], tuple)
             else (chunk,)
         )
+        windows = {} if stride is None else {"return_overflowing_tokens": True, "stride": stride}
         return self.tokenizer(
             *args,
             truncation=True,
@@ -560,7 +644,38 @@ class Transformer:
             padding=False,
             return_attention_mask=False,
             return_token_type_ids="token_type_ids" in names,
+            **windows,
         )
+
+    def window_stride(self) -> int:
+        """The stride of this preprocessor's windows: its ``stride``, default ``maxlen_ // 4``
+        (checked against the text tokens a window of ``maxlen_`` tokens holds)."""
+        if not hasattr(self, "maxlen_"):
+            raise NotFittedError("Call preprocess_train() before asking for the window stride.")
+        n_special = self.tokenizer.num_special_tokens_to_add(pair=False)
+        return resolve_stride(self.stride, self.maxlen_, n_special)
+
+    def _report_windows(self, stats: dict, total: int, where: str, level: int) -> None:
+        windowed = stats.get("windowed") or []
+        if windowed:
+            rows = len(stats["text_index"])
+            logger.log(
+                level,
+                "%d of %d %s text(s) are longer than maxlen=%d tokens: each is read in sliding windows "
+                "of %d tokens overlapping by %d (%d windows in all; the first such text is at position "
+                "%d). %s",
+                len(windowed),
+                total,
+                where,
+                self.maxlen_,
+                self.maxlen_,
+                self.window_stride(),
+                rows - (total - len(windowed)),
+                windowed[0],
+                "Each window is a row with its text's label."
+                if where != "prediction"
+                else "Pass windows=False to truncate them instead.",
+            )
 
     def _choose_maxlen(self, lengths: np.ndarray) -> int:
         limit = self.model_limit_
@@ -575,11 +690,14 @@ class Transformer:
         )
         return value
 
-    def _encode(self, texts: list, stats: dict | None = None) -> dict[str, list[np.ndarray]]:
+    def _encode(
+        self, texts: list, stats: dict | None = None, *, windows: bool = False
+    ) -> dict[str, list[np.ndarray]]:
         self.tokenizer  # noqa: B018 - load and check
         if not hasattr(self, "maxlen_"):
             raise NotFittedError("Call preprocess_train() before encoding other texts.")
-        return self._tokenize(texts, self.maxlen_, stats)
+        stride = self.window_stride() if windows else None
+        return self._tokenize(texts, self.maxlen_, stats, stride=stride)
 
     def _report_truncation(self, truncated: Sequence[int], total: int, where: str, level: int) -> None:
         if truncated:
@@ -626,6 +744,12 @@ class Transformer:
         ).fit(labels)
         y_ids = encoder.transform(labels)
         pairs = bool(items) and isinstance(items[0], tuple)
+        if self.windows and pairs:
+            raise ConfigError(
+                "windows=True cuts single texts into windows; these training texts are (text_a, "
+                "text_b) pairs, which are never cut into windows. Build the Transformer without "
+                "windows=True (long pairs are then truncated)."
+            )
         self.tokenizer  # noqa: B018 - load before choosing the length
         stats: dict = {}
         if self.maxlen == "auto":
@@ -633,7 +757,9 @@ class Transformer:
             lengths = np.fromiter((len(s) for s in encoded["input_ids"]), dtype=np.int64)
             self.maxlen_ = self._choose_maxlen(lengths)
             long_rows = [i for i, n in enumerate(lengths) if n > self.maxlen_]
-            if long_rows:
+            if long_rows and self.windows:
+                encoded = self._tokenize(items, self.maxlen_, stats, stride=self.window_stride())
+            elif long_rows:
                 again = self._tokenize([items[i] for i in long_rows], self.maxlen_)
                 for name in encoded:
                     for row, seq in zip(long_rows, again[name]):
@@ -646,12 +772,29 @@ class Transformer:
                     "tokens. Pass a smaller maxlen or 'auto'."
                 )
             self.maxlen_ = int(self.maxlen)
-            encoded = self._tokenize(items, self.maxlen_, stats)
-        self._report_truncation(stats["truncated"], len(items), "training", logging.INFO)
+            stride = self.window_stride() if self.windows else None
+            encoded = self._tokenize(items, self.maxlen_, stats, stride=stride)
+        if self.stride is not None:
+            self.window_stride()  # a stride the windows cannot use is said now, not at prediction
+        text_index = stats.get("text_index") if self.windows else None
+        if text_index is not None:
+            self._report_windows(stats, len(items), "training", logging.INFO)
+            y_ids = y_ids[text_index]
+            items = [items[i] for i in text_index]
+        else:
+            self._report_truncation(stats["truncated"], len(items), "training", logging.INFO)
         self.labels_ = encoder
         self.task = task
         self.pairs_ = pairs
-        return TransformerDataset(encoded, y_ids, items, pad_token_id=self._pad_id(), batch_size=batch_size)
+        return TransformerDataset(
+            encoded,
+            y_ids,
+            items,
+            pad_token_id=self._pad_id(),
+            batch_size=batch_size,
+            text_index=text_index,
+            stride=None if text_index is None else self.window_stride(),
+        )
 
     def _resolve_task(self, labels: Any) -> Task:
         """The task object: the one asked for, or the one the labels imply (logged)."""
@@ -782,12 +925,18 @@ class Transformer:
             encoding=encoding,
         )
 
-    def preprocess_test(self, texts: Any, y: Any = None, verbose: int | None = None) -> TransformerDataset:
+    def preprocess_test(
+        self, texts: Any, y: Any = None, verbose: int | None = None, *, windows: bool | None = None
+    ) -> TransformerDataset:
         """Tokenize validation/test data with what :meth:`preprocess_train` learned.
 
         Labels are optional; labels never seen in training raise a :class:`DataError`.
+        ``windows`` (default: the preprocessor's ``windows``) cuts texts longer than ``maxlen``
+        into windows, each row a window with its text's label (the dataset's ``text_index``
+        says which); :func:`easytx.inference.merge_windows` pools answers back per text.
         """
         self._check_fitted()
+        windows = self.windows if windows is None else check_windows(windows)
         if isinstance(texts, TextData) and y is None:
             y = texts.labels
         items = check_texts(texts, allow_pairs=True, allow_empty_strings=True)
@@ -797,31 +946,58 @@ class Transformer:
             labels = check_labels_length(items, y)
             y_ids = self.labels_.transform(y if isinstance(y, np.ndarray) and y.ndim == 2 else labels)
         stats: dict = {}
-        encoded = self._encode(items, stats)
+        encoded = self._encode(items, stats, windows=windows)
+        text_index = stats["text_index"]
         self._report_truncation(stats["truncated"], len(items), "test", logging.INFO)
+        if text_index is not None:
+            self._report_windows(stats, len(items), "test", logging.INFO)
+            y_ids = None if y_ids is None else y_ids[text_index]
+            items = [items[i] for i in text_index]
         return TransformerDataset(
-            encoded, y_ids, items, pad_token_id=self._pad_id(), batch_size=self.batch_size
+            encoded,
+            y_ids,
+            items,
+            pad_token_id=self._pad_id(),
+            batch_size=self.batch_size,
+            text_index=text_index,
+            stride=None if text_index is None else self.window_stride(),
         )
 
     preprocess_valid = preprocess_test
 
-    def encode_for_prediction(self, texts: list) -> TransformerDataset:
+    def encode_for_prediction(self, texts: list, *, windows: bool = False) -> TransformerDataset:
         """Tokenize unlabelled texts (empty strings allowed) for prediction.
 
         Texts longer than ``maxlen_`` tokens are truncated; the first time this happens a
         warning says so (later occurrences are logged at DEBUG level, so a server's log is not
-        flooded).
+        flooded). With ``windows=True`` they are cut into windows instead (sentence pairs are
+        still truncated): the dataset then has a row per window and its ``text_index`` says
+        whose; the first time, an INFO line says so.
         """
         self._check_fitted()
         self._check_inputs(texts, "input")
         stats: dict = {}
-        encoded = self._encode(texts, stats)
+        encoded = self._encode(texts, stats, windows=check_windows(windows))
         warned = getattr(self, "_warned_truncation", False)
         self._report_truncation(
             stats["truncated"], len(texts), "prediction", logging.DEBUG if warned else logging.WARNING
         )
         self._warned_truncation = warned or bool(stats["truncated"])
-        return TransformerDataset(encoded, None, texts, pad_token_id=self._pad_id())
+        text_index = stats["text_index"]
+        if text_index is None:
+            return TransformerDataset(encoded, None, texts, pad_token_id=self._pad_id())
+        said = getattr(self, "_said_windows", False)
+        self._report_windows(stats, len(texts), "prediction", logging.DEBUG if said else logging.INFO)
+        self._said_windows = True
+        rows = [texts[i] for i in text_index]
+        return TransformerDataset(
+            encoded,
+            None,
+            rows,
+            pad_token_id=self._pad_id(),
+            text_index=text_index,
+            stride=self.window_stride(),
+        )
 
     def encode_unlabelled(self, texts: list, *, maxlen: int | None = None) -> TransformerDataset:
         """Tokenize texts for a model used as it is, without training (a base model's embeddings).
@@ -952,6 +1128,7 @@ class Transformer:
             "task_config": self.task.get_config(),
             "pairs": bool(self.pairs_),
             "labels": self.labels_.to_dict(),
+            "windows": {"train": bool(self.windows), "stride": self.stride},
         }
 
     @classmethod
@@ -981,6 +1158,7 @@ class Transformer:
         t.task = task_from_name(data["task"], data.get("task_config"))
         t.task_option = t.task
         t.pairs_ = data["pairs"] if isinstance(data.get("pairs"), bool) else None
+        t._restore_windows(data)
         names = t.input_names
         if names != data["input_names"]:
             raise DataError(
@@ -988,6 +1166,17 @@ class Transformer:
                 f"{data['input_names']}."
             )
         return t
+
+    def _restore_windows(self, data: dict) -> None:
+        """The window options of a saved preprocessor (absent before easytx had windows)."""
+        options = data.get("windows")
+        if options is None:
+            return
+        try:
+            self.windows = check_windows(options.get("train", False))
+            self.stride = check_stride(options.get("stride"))
+        except (AttributeError, ConfigError) as exc:
+            raise ArtifactError(f"The saved window options {options!r} are invalid: {exc}") from None
 
     def save_tokenizer(self, folder: Path) -> None:
         self.tokenizer.save_pretrained(str(folder))

@@ -37,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .errors import ConfigError, MissingDependencyError, QueueFullError
+from .windows import check_windows
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class MicroBatcher:
     Parameters
     ----------
     fn : callable
-        ``fn(list_of_texts) -> array`` with one row per text (runs in the inference thread).
+        ``fn(list_of_texts) -> sequence`` with one entry per text (runs in the inference thread).
     executor : ThreadPoolExecutor
         The single inference thread.
     max_batch_size, max_wait_ms, max_queue :
@@ -355,9 +356,10 @@ def create_app(
     state: dict[str, Any] = {}
 
     def run_model(texts: list) -> list:
-        # the predictor's one path, in the worker thread: labels decoded from the same encoded
-        # inputs (a tagger's entities need them) and the probabilities they come from
-        labels, proba = predictor._labels_and_proba(list(texts), verbose=0)
+        # the predictor's one path, in the worker thread (long texts in windows): labels decoded
+        # from the same encoded inputs (a tagger's entities need them) and the probabilities
+        # they come from; one (label, probabilities) pair per text, sliced per request
+        labels, proba = predictor.predict_with_proba(list(texts), verbose=0)
         return list(zip(labels, proba))
 
     @contextlib.asynccontextmanager
@@ -504,6 +506,7 @@ def serve(
     access_log: bool = False,
     engine: str = "auto",
     intra_op_threads: int | None = None,
+    windows: bool = True,
 ) -> None:
     """Load the predictor saved at ``predictor_dir`` and serve it until interrupted.
 
@@ -522,6 +525,9 @@ def serve(
         graphs ``save(onnx=...)`` wrote, without loading TensorFlow.
     intra_op_threads : int, optional
         ONNX engines: onnxruntime's intra-op threads.
+    windows : bool
+        Read texts longer than the model's ``maxlen`` in sliding windows (default), or truncate
+        them (see :class:`~easytx.Predictor`'s ``windows``).
     """
     require_server_dependencies()
     import uvicorn
@@ -536,6 +542,7 @@ def serve(
     predictor = load_predictor(
         predictor_dir, batch_size=batch_size, engine=engine, intra_op_threads=intra_op_threads
     )
+    predictor.windows = check_windows(windows)
     logger.info("Serving %s with the %r engine.", predictor_dir, predictor.engine)
     app = create_app(predictor, config=config, metadata=manifest)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log, workers=1)

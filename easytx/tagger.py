@@ -20,8 +20,9 @@ import numpy as np
 
 from . import _env  # noqa: F401
 from .errors import ConfigError, DataError
-from .preprocess import Transformer, TransformerDataset
+from .preprocess import Transformer, TransformerDataset, _sample_mapping
 from .tagging import IGNORE_INDEX, TagLabels, align_labels, check_scheme_name, check_tagged, split_words
+from .windows import check_windows, gather_tokens, token_plan
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,9 @@ class TaggedDataset(TransformerDataset):
         Character span of each word in :attr:`raw` (prediction on raw text only).
     raw : list of str or None
         The raw texts the words were split from.
+
+    With sliding windows (``text_index`` set) every row is a window: ``words``, ``spans`` and
+    ``raw`` are its sentence's, and ``word_ids`` index the sentence's words.
     """
 
     def __init__(
@@ -59,8 +63,18 @@ class TaggedDataset(TransformerDataset):
         batch_size: int | None = None,
         spans: list | None = None,
         raw: list | None = None,
+        text_index: np.ndarray | None = None,
+        stride: int | None = None,
     ):
-        super().__init__(x, y, words, pad_token_id=pad_token_id, batch_size=batch_size)
+        super().__init__(
+            x,
+            y,
+            words,
+            pad_token_id=pad_token_id,
+            batch_size=batch_size,
+            text_index=text_index,
+            stride=stride,
+        )
         self.words = words
         self.word_ids = word_ids
         self.spans = spans
@@ -81,7 +95,68 @@ class TaggedDataset(TransformerDataset):
             batch_size=self.batch_size,
             spans=pick(self.spans),
             raw=pick(self.raw),
+            text_index=self._subset_text_index(index),
+            stride=self.stride,
         )
+
+    def per_text(self) -> TaggedDataset:
+        """Windows of a sentence put back together (see :meth:`merge_token_windows`)."""
+        return self.merge_token_windows(None)[1]
+
+    def merge_token_windows(self, values: np.ndarray | None) -> tuple[np.ndarray | None, TaggedDataset]:
+        """Each sentence's tokens from its windows, each token from the window where it lies
+        farthest from a window edge (:func:`easytx.windows.token_plan`).
+
+        Parameters
+        ----------
+        values : numpy array, shape (n_rows, width, ...), or None
+            Token-level outputs of this dataset's rows (probabilities).
+
+        Returns
+        -------
+        (values, dataset)
+            ``values`` per sentence over its whole token sequence, zero-padded (``None`` when
+            ``values`` is); the dataset with one row per sentence: the whole sequence's token ids,
+            ``word_ids`` and labels (each word's label on its first sub-token), so the rows decode
+            and score like sentences that fit in ``maxlen``.
+        """
+        if self.text_index is None:
+            return values, self
+        order = np.argsort(self.text_index, kind="stable")
+        bounds = np.flatnonzero(np.diff(self.text_index[order])) + 1
+        groups = np.split(order, bounds) if len(order) else []
+        plans, word_ids = [], []
+        for rows in groups:
+            plan, ids = token_plan(self.word_ids, rows, int(self.stride), input_ids=self.x["input_ids"])
+            plans.append(plan)
+            word_ids.append(ids)
+        x = {
+            name: [np.asarray([seqs[r][p] for r, p in plan], dtype=np.int32) for plan in plans]
+            for name, seqs in self.x.items()
+        }
+        y = None
+        if self.y is not None:
+            width = max((len(plan) for plan in plans), default=1)
+            y = np.full((len(plans), width), IGNORE_INDEX, dtype=self.y.dtype)
+            for i, (plan, ids) in enumerate(zip(plans, word_ids)):
+                previous = None
+                for position, ((r, p), word) in enumerate(zip(plan, ids)):
+                    if word is not None and word != previous:  # a word's first sub-token
+                        y[i, position] = self.y[r, p]
+                    previous = word
+        first = [rows[0] for rows in groups]
+        pick = lambda seq: None if seq is None else [seq[i] for i in first]  # noqa: E731
+        data = TaggedDataset(
+            x,
+            y,
+            pick(self.words),
+            word_ids,
+            pad_token_id=self.pad_token_id,
+            batch_size=self.batch_size,
+            spans=pick(self.spans),
+            raw=pick(self.raw),
+        )
+        return (None if values is None else gather_tokens(values, plans)), data
 
     # batches carry labels cut to their own (dynamic) width
     def batch_labels(self, index: Sequence[int], width: int) -> np.ndarray:
@@ -102,13 +177,21 @@ class TaggingTransformer(Transformer):
         A Hugging Face hub name or a local model folder (a fast tokenizer is required).
     maxlen : int or "auto"
         Maximum sub-tokens per sentence (``"auto"``: the 99th percentile of the training
-        sentences). Words cut off by truncation are predicted as ``O`` (a warning says so).
+        sentences). At prediction a longer text is read in sliding windows and each word is
+        predicted by the window where it has the most context (see ``docs/long-texts.md``);
+        with ``predict(..., windows=False)`` the words cut off are predicted as ``O`` (a warning
+        says so).
     batch_size : int, optional
         Default batch size carried by the datasets.
     tag_scheme : {"auto", "IOB1", "IOB2", "BIOES", "none"}
         Scheme of the training tags (detected by default). The model learns IOB2 tags; word
         tags returned by ``predict(..., return_tokens=True)`` are in this scheme. ``"none"``
         is plain tagging (e.g. part of speech): no entities.
+    windows : bool
+        Train on every part of sentences longer than ``maxlen``: each window of ``maxlen``
+        sub-tokens becomes a training row with its words' tags (default ``False``: truncated).
+    stride : int, optional
+        Sub-tokens shared by consecutive windows (default ``maxlen // 4``).
     verbose : int
         ``0`` silences progress bars.
 
@@ -127,10 +210,18 @@ class TaggingTransformer(Transformer):
         *,
         tag_scheme: str = "auto",
         auto_percentile: float = 99.0,
+        windows: bool = False,
+        stride: int | None = None,
         verbose: int = 1,
     ):
         super().__init__(
-            model_name, maxlen=maxlen, batch_size=batch_size, auto_percentile=auto_percentile, verbose=verbose
+            model_name,
+            maxlen=maxlen,
+            batch_size=batch_size,
+            auto_percentile=auto_percentile,
+            windows=windows,
+            stride=stride,
+            verbose=verbose,
         )
         check_scheme_name(tag_scheme)
         self.tag_scheme = tag_scheme
@@ -166,14 +257,26 @@ class TaggingTransformer(Transformer):
         return (loader or backend.load_tokenizer)(folder, **options)
 
     def _tokenize_words(
-        self, sentences: list[list[str]], max_length: int
+        self,
+        sentences: list[list[str]],
+        max_length: int,
+        *,
+        stride: int | None = None,
+        stats: dict | None = None,
     ) -> tuple[dict[str, list[np.ndarray]], list[list[int | None]], list[int]]:
-        """Tokenize word lists; return (ids per input, word_ids per sentence, truncated rows)."""
+        """Tokenize word lists; return (ids per input, word_ids per row, truncated sentences).
+
+        With ``stride``, sentences longer than ``max_length`` are cut into windows sharing
+        ``stride`` sub-tokens (see :meth:`Transformer._tokenize`): ``stats`` gets ``text_index``
+        (the sentence of each row, ``None`` when none was cut) and ``windowed``.
+        """
         names = self.input_names
         out: dict[str, list[np.ndarray]] = {name: [] for name in names}
         word_ids: list[list[int | None]] = []
         truncated: list[int] = []
+        text_index: list[int] = []
         chunk = 2048
+        windows = {} if stride is None else {"return_overflowing_tokens": True, "stride": stride}
         for start in range(0, len(sentences), chunk):
             part = sentences[start : start + chunk]
             enc = self.tokenizer(
@@ -184,15 +287,25 @@ class TaggingTransformer(Transformer):
                 padding=False,
                 return_attention_mask=False,
                 return_token_type_ids="token_type_ids" in names,
+                **windows,
             )
             for name in names:
                 out[name].extend(np.asarray(ids, dtype=np.int32) for ids in enc[name])
-            for i in range(len(part)):
-                ids = enc.word_ids(i)
+            mapping = range(len(part)) if stride is None else _sample_mapping(enc)
+            for row, i in enumerate(mapping):
+                ids = enc.word_ids(row)
                 word_ids.append(ids)
+                text_index.append(start + int(i))
+                if stride is not None:
+                    continue
                 last = max((w for w in ids if w is not None), default=-1)
                 if last < len(part[i]) - 1 and any(_has_tokens(w) for w in part[i][last + 1 :]):
                     truncated.append(start + i)
+        if stats is not None:
+            index = np.asarray(text_index, dtype=np.int64)
+            counts = np.bincount(index, minlength=len(sentences)) if len(index) else np.zeros(0, dtype=int)
+            stats["windowed"] = np.flatnonzero(counts > 1).tolist()
+            stats["text_index"] = index if stats["windowed"] else None
         return out, word_ids, truncated
 
     def _labels_array(self, word_ids: list, label_ids: list[list[int]], width: int) -> np.ndarray:
@@ -201,6 +314,15 @@ class TaggingTransformer(Transformer):
             aligned = align_labels(ids, labels)
             y[row, : len(aligned)] = aligned
         return y
+
+    def _windowed(self, sentences: list, words: list, stats: dict, where: str, level: int) -> tuple:
+        """Rows' sentences (and other per-sentence lists) for a windowed tokenization; logs."""
+        text_index = stats["text_index"]
+        if text_index is None:
+            return sentences, words
+        self._report_windows(stats, len(sentences), where, level)
+        pick = lambda seq: None if seq is None else [seq[i] for i in text_index]  # noqa: E731
+        return pick(sentences), pick(words)
 
     def _warn_truncated(self, truncated: list[int], total: int, where: str, level: int) -> None:
         if truncated:
@@ -238,12 +360,16 @@ class TaggingTransformer(Transformer):
         encoder = TagLabels(self.tag_scheme).fit(tags)
         label_ids = encoder.transform(tags, where="training data")
         self.tokenizer  # noqa: B018 - load before choosing the length
+        stats: dict = {"text_index": None}
         if self.maxlen == "auto":
             encoded, word_ids, _ = self._tokenize_words(sentences, self.model_limit_)
             lengths = np.fromiter((len(s) for s in encoded["input_ids"]), dtype=np.int64)
             self.maxlen_ = self._choose_maxlen(lengths)
             if (lengths > self.maxlen_).any():
-                encoded, word_ids, truncated = self._tokenize_words(sentences, self.maxlen_)
+                stride = self.window_stride() if self.windows else None
+                encoded, word_ids, truncated = self._tokenize_words(
+                    sentences, self.maxlen_, stride=stride, stats=stats
+                )
             else:
                 truncated = []
         else:
@@ -253,33 +379,69 @@ class TaggingTransformer(Transformer):
                     "tokens. Pass a smaller maxlen or 'auto'."
                 )
             self.maxlen_ = int(self.maxlen)
-            encoded, word_ids, truncated = self._tokenize_words(sentences, self.maxlen_)
+            stride = self.window_stride() if self.windows else None
+            encoded, word_ids, truncated = self._tokenize_words(
+                sentences, self.maxlen_, stride=stride, stats=stats
+            )
+        if self.stride is not None:
+            self.window_stride()  # a stride the windows cannot use is said now, not at prediction
         self._warn_truncated(truncated, len(sentences), "training", logging.INFO)
         self.labels_ = encoder
+        rows, label_ids = self._windowed(sentences, label_ids, stats, "training", logging.INFO)
         y = self._labels_array(word_ids, label_ids, self.maxlen_)
         return TaggedDataset(
-            encoded, y, sentences, word_ids, pad_token_id=self._pad_id(), batch_size=self.batch_size
+            encoded,
+            y,
+            rows,
+            word_ids,
+            pad_token_id=self._pad_id(),
+            batch_size=self.batch_size,
+            text_index=stats["text_index"],
+            stride=None if stats["text_index"] is None else self.window_stride(),
         )
 
-    def preprocess_test(self, sentences: Any, tags: Any = None, verbose: int | None = None) -> TaggedDataset:
-        """Tokenize validation/test sentences; tags (optional) of unknown types raise DataError."""
+    def preprocess_test(
+        self, sentences: Any, tags: Any = None, verbose: int | None = None, *, windows: bool | None = None
+    ) -> TaggedDataset:
+        """Tokenize validation/test sentences; tags (optional) of unknown types raise DataError.
+
+        ``windows`` (default: the preprocessor's ``windows``) cuts sentences longer than
+        ``maxlen`` into windows (see :meth:`Transformer.preprocess_test`).
+        """
         self._check_fitted()
+        windows = self.windows if windows is None else check_windows(windows)
         sentences, tags = check_tagged(sentences, tags, where="test data")
-        encoded, word_ids, truncated = self._tokenize_words(sentences, self.maxlen_)
+        stats: dict = {}
+        stride = self.window_stride() if windows else None
+        encoded, word_ids, truncated = self._tokenize_words(
+            sentences, self.maxlen_, stride=stride, stats=stats
+        )
         self._warn_truncated(truncated, len(sentences), "test", logging.INFO)
-        y = None
-        if tags is not None:
-            label_ids = self.labels_.transform(tags, where="test data")
-            y = self._labels_array(word_ids, label_ids, self.maxlen_)
+        label_ids = None if tags is None else self.labels_.transform(tags, where="test data")
+        rows, label_ids = self._windowed(sentences, label_ids, stats, "test", logging.INFO)
+        y = None if label_ids is None else self._labels_array(word_ids, label_ids, self.maxlen_)
         return TaggedDataset(
-            encoded, y, sentences, word_ids, pad_token_id=self._pad_id(), batch_size=self.batch_size
+            encoded,
+            y,
+            rows,
+            word_ids,
+            pad_token_id=self._pad_id(),
+            batch_size=self.batch_size,
+            text_index=stats["text_index"],
+            stride=None if stats["text_index"] is None else self.window_stride(),
         )
 
     preprocess_valid = preprocess_test
 
-    def encode_for_prediction(self, texts: list) -> TaggedDataset:
-        """Split raw texts into words (with character spans) and tokenize them."""
+    def encode_for_prediction(self, texts: list, *, windows: bool = False) -> TaggedDataset:
+        """Split raw texts into words (with character spans) and tokenize them.
+
+        With ``windows=True`` a text longer than ``maxlen`` sub-tokens is cut into windows (one
+        row each, ``text_index`` says whose; :meth:`TaggedDataset.merge_token_windows` puts the
+        predictions back together); otherwise its last words are cut off (predicted ``O``).
+        """
         self._check_fitted()
+        windows = check_windows(windows)
         words, spans = [], []
         for text in texts:
             if not isinstance(text, str):
@@ -290,14 +452,30 @@ class TaggingTransformer(Transformer):
             w, s = split_words(text)
             words.append(w)
             spans.append(s)
-        encoded, word_ids, truncated = self._tokenize_words(words, self.maxlen_)
+        stats: dict = {}
+        stride = self.window_stride() if windows else None
+        encoded, word_ids, truncated = self._tokenize_words(words, self.maxlen_, stride=stride, stats=stats)
         warned = getattr(self, "_warned_truncation", False)
         self._warn_truncated(
             truncated, len(texts), "prediction", logging.DEBUG if warned else logging.WARNING
         )
         self._warned_truncation = warned or bool(truncated)
+        said = getattr(self, "_said_windows", False)
+        rows, spans = self._windowed(
+            words, spans, stats, "prediction", logging.DEBUG if said else logging.INFO
+        )
+        self._said_windows = said or stats["text_index"] is not None
+        raw = list(texts) if stats["text_index"] is None else [texts[i] for i in stats["text_index"]]
         return TaggedDataset(
-            encoded, None, words, word_ids, pad_token_id=self._pad_id(), spans=spans, raw=list(texts)
+            encoded,
+            None,
+            rows,
+            word_ids,
+            pad_token_id=self._pad_id(),
+            spans=spans,
+            raw=raw,
+            text_index=stats["text_index"],
+            stride=stride if stats["text_index"] is not None else None,
         )
 
     def get_classifier(self, **kwargs: Any) -> Any:
@@ -333,6 +511,7 @@ class TaggingTransformer(Transformer):
         t.model_limit_ = int(data.get("model_limit", data["maxlen"]))
         t.maxlen_ = int(data["maxlen"])
         t.labels_ = label_encoder_from_dict(data["labels"])
+        t._restore_windows(data)
         names = t.input_names
         if names != data["input_names"]:
             raise DataError(

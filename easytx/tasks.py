@@ -14,6 +14,8 @@ Every task answers the same questions (see :class:`Task`):
 - ``probabilities(logits, labels=None)``: what ``predict_proba`` returns;
 - ``decode(proba, labels, **context)``: the user's answers (extra context such as ``texts=`` or
   ``inputs=`` as keywords, which a task ignores when it does not need them);
+- ``pool_windows(proba, text_index, n_texts, how)``: one row of probabilities per text from its
+  sliding windows' rows (texts longer than ``maxlen``, see :mod:`easytx.windows`);
 - ``truth(y, labels)``, ``per_example_loss(y, logits)``: for ``view_top_losses``;
 - ``report(y, proba, labels)``, ``scores(y, proba, labels)``: ``validate``'s text report (and
   matrix) and the headline metrics saved with a predictor;
@@ -33,6 +35,7 @@ import numpy as np
 
 from . import _env  # noqa: F401
 from .errors import ArtifactError, ConfigError, DataError
+from .windows import pool_rows
 
 __all__ = [
     "Task",
@@ -155,6 +158,14 @@ class Task:
     def probabilities(self, logits: np.ndarray, labels: Any = None) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
+    def pool_windows(
+        self, proba: np.ndarray, text_index: np.ndarray, n_texts: int, how: str = "mean"
+    ) -> np.ndarray:
+        """One row per text from the :meth:`probabilities` of its windows (``text_index``: the
+        text of each row): their mean (``how="mean"``) or each column's maximum (``"max"``);
+        for regression the predicted values' mean or maximum."""
+        return pool_rows(proba, text_index, n_texts, how)
+
     def decode(self, proba: np.ndarray, labels: Any, **context: Any) -> list:  # pragma: no cover
         """Turn :meth:`probabilities` output into answers, one per row.
 
@@ -203,6 +214,14 @@ class Classification(Task):
 
     def probabilities(self, logits: np.ndarray, labels: Any = None) -> np.ndarray:
         return softmax(logits)
+
+    def pool_windows(
+        self, proba: np.ndarray, text_index: np.ndarray, n_texts: int, how: str = "mean"
+    ) -> np.ndarray:
+        """The windows' mean probabilities, or with ``how="max"`` each class's largest
+        probability in any window, rows scaled to sum to 1."""
+        pooled = pool_rows(proba, text_index, n_texts, how)
+        return pooled / pooled.sum(axis=-1, keepdims=True) if how == "max" else pooled
 
     def decode(self, proba: np.ndarray, labels: Any, **context: Any) -> list:
         return labels.inverse_transform(np.asarray(proba).argmax(axis=-1))
@@ -659,7 +678,8 @@ class TokenClassification(Task):
             texts = context.get("texts")
             if texts is None or self.preproc is None:
                 raise ConfigError("Decoding tags needs the texts and the tagging preprocessor.")
-            inputs = self.preproc.encode_for_prediction(list(texts))
+            # as the Predictor encodes them by default: long texts in windows, put back together
+            inputs = self.preproc.encode_for_prediction(list(texts), windows=True).per_text()
         return_tokens = bool(context.get("return_tokens", False)) or labels.scheme_ == "none"
         out = []
         for row, (words, word_ids) in enumerate(zip(inputs.words, inputs.word_ids)):

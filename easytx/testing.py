@@ -27,6 +27,7 @@ __all__ = [
     "TINY_HEAD_LR",
     "sentences",
     "keyword_dataset",
+    "long_keyword_dataset",
     "entity_dataset",
     "multilabel_dataset",
     "regression_dataset",
@@ -136,6 +137,31 @@ def keyword_dataset(
         texts.append(" ".join(words) + ".")
         labels.append(classes[c])
     return texts, labels
+
+
+def long_keyword_dataset(
+    n: int = 100, *, filler_words: int = 60, seed: int = 0, classes: tuple[str, ...] = ("neg", "pos")
+) -> tuple[list[str], list[str]]:
+    """Long texts decided by a keyword near their end: :func:`keyword_dataset`'s texts, each
+    after about ``filler_words`` words of neutral clauses (no positive or negative word).
+
+    A model that reads only its first ``maxlen`` tokens sees the filler alone; sliding windows
+    (``docs/long-texts.md``) reach the keyword.
+
+    >>> x, y = long_keyword_dataset(2, filler_words=20)
+    >>> len(x[0].split()) > 20, y
+    (True, ['neg', 'pos'])
+    """
+    rng = random.Random(seed + 1000)
+    x, y = keyword_dataset(n, seed=seed, classes=classes)
+    texts = []
+    for text in x:
+        words: list[str] = []
+        while len(words) < filler_words:
+            clause = [rng.choice(_SUBJECTS), rng.choice(_VERBS), rng.choice(_FILLERS), rng.choice(_NEUTRAL)]
+            words += " ".join(clause).split() + ["and"]
+        texts.append(" ".join(words) + " " + text)
+    return texts, y
 
 
 _PEOPLE = [

@@ -2,7 +2,8 @@
 
 :class:`JsonTokenizer` answers the calls easytx's preprocessors make on a Hugging Face fast
 tokenizer at prediction time (``tokenizer(texts, truncation=True, max_length=...)``, pairs,
-pre-split words, ``pad_token_id``, ``model_input_names``), by calling the very Rust tokenizer
+pre-split words, sliding windows with ``return_overflowing_tokens=True, stride=...``,
+``pad_token_id``, ``model_input_names``), by calling the very Rust tokenizer
 that a transformers fast tokenizer wraps. A :class:`~easytx.preprocess.Transformer` rebuilt
 around it (see :meth:`Transformer.from_dict`) tokenizes, truncates, batches and decodes exactly
 as the TensorFlow engine does, without importing transformers, TensorFlow or Keras: the ONNX
@@ -135,8 +136,12 @@ class JsonTokenizer:
     def __repr__(self) -> str:
         return f"JsonTokenizer(vocab={len(self)}, inputs={self.model_input_names[:-1]})"
 
-    def _set_truncation(self, truncation: bool, max_length: int | None) -> None:
-        wanted = (max_length, self.truncation_side) if truncation and max_length else None
+    def num_special_tokens_to_add(self, pair: bool = False) -> int:
+        """Special tokens the template adds to a text (or a pair): transformers' method."""
+        return int(self._tokenizer.num_special_tokens_to_add(bool(pair)))
+
+    def _set_truncation(self, truncation: bool, max_length: int | None, stride: int = 0) -> None:
+        wanted = (max_length, self.truncation_side, stride) if truncation and max_length else None
         if wanted == self._truncation:
             return
         if wanted is None:
@@ -144,7 +149,10 @@ class JsonTokenizer:
         else:
             # what transformers' set_truncation_and_padding asks for with truncation=True
             self._tokenizer.enable_truncation(
-                max_length=int(max_length), stride=0, strategy="longest_first", direction=self.truncation_side
+                max_length=int(max_length),
+                stride=int(stride),
+                strategy="longest_first",
+                direction=self.truncation_side,
             )
         self._truncation = wanted
 
@@ -159,24 +167,36 @@ class JsonTokenizer:
         padding: bool = False,
         return_attention_mask: bool = False,
         return_token_type_ids: bool = False,
+        return_overflowing_tokens: bool = False,
+        stride: int = 0,
         **unused: Any,
     ) -> _Encoded:
         """Tokenize a batch: ``text`` (strings, or word lists with ``is_split_into_words``) and
-        optionally ``text_pair``; special tokens added, no padding, optional truncation."""
+        optionally ``text_pair``; special tokens added, no padding, optional truncation.
+
+        With ``return_overflowing_tokens=True`` every text longer than ``max_length`` gives
+        several rows (windows sharing ``stride`` tokens), in transformers' order, and
+        ``overflow_to_sample_mapping`` gives each row's text."""
         if padding:
             raise ConfigError("JsonTokenizer does not pad; easytx pads each batch itself (padding=False).")
         if unused:
             raise ConfigError(f"Unexpected argument(s) for JsonTokenizer: {sorted(unused)}.")
-        self._set_truncation(truncation, max_length)
+        self._set_truncation(truncation, max_length, stride if return_overflowing_tokens else 0)
         batch = list(zip(text, text_pair)) if text_pair is not None else list(text)
         encodings = self._tokenizer.encode_batch(
             batch, add_special_tokens=True, is_pretokenized=is_split_into_words
         )
+        mapping = None
+        if return_overflowing_tokens:  # the windows as rows, as transformers flattens them
+            mapping = [i for i, e in enumerate(encodings) for _ in range(1 + len(e.overflowing))]
+            encodings = [w for e in encodings for w in (e, *e.overflowing)]
         columns: dict[str, list] = {"input_ids": [e.ids for e in encodings]}
         if return_token_type_ids:
             columns["token_type_ids"] = [e.type_ids for e in encodings]
         if return_attention_mask:
             columns["attention_mask"] = [e.attention_mask for e in encodings]
+        if mapping is not None:
+            columns["overflow_to_sample_mapping"] = mapping
         return _Encoded(columns, encodings)
 
     def save_pretrained(self, folder: str | os.PathLike) -> None:

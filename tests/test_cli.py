@@ -202,6 +202,29 @@ def test_evaluate_report_and_formats_in_process(cli_predictor, reference, files,
     assert header == ["id", "text", "label", "prediction"]
 
 
+def test_predict_and_evaluate_read_long_texts_in_windows(cli_predictor, reference, tmp_path, capsys):
+    """Texts longer than maxlen (32) are read in sliding windows, as Predictor.predict reads them;
+    --no-windows truncates them."""
+    from easytx.testing import long_keyword_dataset
+
+    texts, labels = long_keyword_dataset(6, filler_words=50, seed=2)
+    src = tmp_path / "long.csv"
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(src, index=False)
+    read, cut = reference.predict_proba(texts), reference.predict_proba(texts, windows=False)
+    # the two options differ on these texts (a little: this predictor trained for one epoch), and
+    # the CLI gives each option's numbers to the last digits
+    assert (np.abs(read - cut).max(axis=1) > 2e-6).all()
+    for option, expected in (([], read), (["--no-windows"], cut)):
+        dest = tmp_path / "pred.csv"
+        assert main(["predict", str(cli_predictor), str(src), "-o", str(dest), "--proba", "-q", *option]) == 0
+        pred = pd.read_csv(dest)
+        np.testing.assert_allclose(pred[["proba_neg", "proba_pos"]].to_numpy(), expected, rtol=0, atol=5e-7)
+        assert pred["prediction"].tolist() == [("neg", "pos")[int(row[1] > row[0])] for row in expected]
+        assert main(["evaluate", str(cli_predictor), str(src), "--json", "-q", *option]) == 0
+        accuracy = json.loads(capsys.readouterr().out)["metrics"]["accuracy"]
+        assert accuracy == pytest.approx(np.mean(np.array(labels) == np.array(pred["prediction"])))
+
+
 @pytest.mark.slow  # lr_find sweeps 100 batches before training
 def test_train_with_lr_auto_in_process(files, tiny_bert, tmp_path, capsys):
     out = tmp_path / "auto"

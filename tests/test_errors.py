@@ -129,7 +129,15 @@ def _early_stopping_without_validation(ctx) -> Any:
 def _long_text_twice(ctx) -> Any:
     long = " ".join(["the film was superb"] * 200)
     first = ctx.fresh_predictor.predict([long, "ok"])
-    second = ctx.fresh_predictor.predict([long])  # the warning is not repeated
+    second = ctx.fresh_predictor.predict([long])  # the log line is not repeated
+    return first + [second]
+
+
+def _long_text_twice_truncated(ctx) -> Any:
+    predictor = easytx.load_predictor(ctx.saved)
+    long = " ".join(["the film was superb"] * 200)
+    first = predictor.predict([long, "ok"], windows=False)
+    second = predictor.predict([long], windows=False)  # the warning is not repeated
     return first + [second]
 
 
@@ -489,6 +497,14 @@ CASES: list[Case] = [
         ("1 of 3 training text(s) are longer than maxlen=16 tokens and were truncated",),
         _long_training_text,
         lambda data: data.lengths.max() == 16,
+    ),
+    Case(
+        "train-bad-stride",
+        "training",
+        "`stride=20` with `maxlen=16` (windows of 14 text tokens)",
+        ConfigError,
+        ("`stride`=20 must be smaller than the 14 text tokens", "Pass a smaller stride"),
+        lambda c: text.Transformer(c.tiny, maxlen=16, stride=20).preprocess_train(["a b", "c"], ["x", "y"]),
     ),
     Case(
         "train-one-class",
@@ -852,9 +868,26 @@ CASES: list[Case] = [
         "prediction",
         "a text far longer than the model's limit",
         LOGGED,
-        ("1 of 2 prediction text(s) are longer than maxlen=", "were truncated (the model's limit is 128"),
+        ("1 of 2 prediction text(s) are longer than maxlen=", "read in sliding windows of"),
         _long_text_twice,
         lambda out: len(out) == 3,
+    ),
+    Case(
+        "predict-long-text-no-windows",
+        "prediction",
+        "a text far longer than the model's limit, with `windows=False`",
+        LOGGED,
+        ("1 of 2 prediction text(s) are longer than maxlen=", "were truncated (the model's limit is 128"),
+        _long_text_twice_truncated,
+        lambda out: len(out) == 3,
+    ),
+    Case(
+        "predict-bad-windows",
+        "prediction",
+        "`windows='yes'`",
+        ConfigError,
+        ("`windows` must be True", "Received: windows='yes'"),
+        lambda c: c.predictor.predict(["ok"], windows="yes"),
     ),
     Case(
         "predict-lone-surrogate",

@@ -1,7 +1,7 @@
 """The architecture's rules, held by tests (docs/architecture.md):
 
-- the bottom layer (errors, data, labels, schedules, lr_rules, bindings, artifacts, model card, encoder
-  configs) imports no TensorFlow, Keras or transformers;
+- the bottom layer (errors, data, labels, schedules, lr_rules, bindings, artifacts, model card, windows,
+  encoder configs) imports no TensorFlow, Keras or transformers;
 - dependencies point down: nothing in the bottom layer imports a module above it;
 - transformers' TF model classes are named in ``backend`` only (``testing`` builds reference
   models with them; ``cli`` imports one to warm transformers up);
@@ -29,6 +29,7 @@ BOTTOM = [
     "bindings",
     "artifacts",
     "model_card",
+    "windows",
     "encoders.config",
 ]
 HEAVY = ("tensorflow", "keras", "tf_keras", "transformers", "torch")

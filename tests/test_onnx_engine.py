@@ -30,6 +30,7 @@ from easytx.testing import (
     entity_dataset,
     free_port,
     keyword_dataset,
+    long_keyword_dataset,
     multilabel_dataset,
     pair_dataset,
     regression_dataset,
@@ -165,6 +166,25 @@ def test_classification_same_labels_and_probabilities(classifier):
     # one length-sorted batching for both: any batch size gives the same answers
     small = easytx.load_predictor(classifier["folder"], batch_size=3, engine="onnx")
     np.testing.assert_allclose(small.predict_proba(texts), expected, atol=TOL)
+
+
+def test_long_texts_in_windows_on_both_engines(classifier, tagger):
+    """The ONNX engine reads long texts in the same windows (its tokenizer's overflow) and pools
+    them the same way; with windows=False both truncate."""
+    texts = long_keyword_dataset(8, filler_words=60, seed=5)[0] + ["a dull plot."]
+    for engine in ("onnx", "onnx-int8"):
+        onnx_p = classifier[engine]
+        windows = onnx_p.preproc.encode_for_prediction(texts, windows=True)
+        assert windows.n_texts == 9 and len(windows) > 20
+        tol = TOL if engine == "onnx" else 0.25  # int8's bound (see test_int8_engine_agrees...)
+        for option in (True, False):
+            expected = classifier["tf"].predict_proba(texts, windows=option)
+            np.testing.assert_allclose(onnx_p.predict_proba(texts, windows=option), expected, atol=tol)
+    tf_p = classifier["tf"]
+    assert np.abs(tf_p.predict_proba(texts) - tf_p.predict_proba(texts, windows=False)).max() > 0.1
+    raw = [" ".join(["Angela Merkel visited Paris ."] * 10)]
+    _same_entities(tagger["onnx"].predict(raw), tagger["tf"].predict(raw))
+    assert tagger["onnx"].predict(raw, return_tokens=True) == tagger["tf"].predict(raw, return_tokens=True)
 
 
 def test_classification_evaluate_and_predict_file(classifier, tmp_path):
@@ -565,6 +585,18 @@ def test_json_tokenizer_gives_the_transformers_tokenizers_ids(tiny_models, famil
             b = js(words, is_split_into_words=True, max_length=max_length, **options)
             assert all(a[n] == b[n] for n in names)
             assert [a.word_ids(i) for i in range(len(words))] == [b.word_ids(i) for i in range(len(words))]
+            # sliding windows: the same rows, in the same order, with the same text of each row
+            windows = {"return_overflowing_tokens": True, "stride": max_length // 4}
+            a = hf(texts, max_length=max_length, **windows, **options)
+            b = js(texts, max_length=max_length, **windows, **options)
+            assert all(a[n] == b[n] for n in [*names, "overflow_to_sample_mapping"])
+            assert len(a["input_ids"]) > len(texts) or max_length > 40
+            a = hf(words, is_split_into_words=True, max_length=max_length, **windows, **options)
+            b = js(words, is_split_into_words=True, max_length=max_length, **windows, **options)
+            assert all(a[n] == b[n] for n in [*names, "overflow_to_sample_mapping"])
+            rows = len(a["input_ids"])
+            assert [a.word_ids(i) for i in range(rows)] == [b.word_ids(i) for i in range(rows)]
+        assert js.num_special_tokens_to_add(pair=False) == hf.num_special_tokens_to_add(pair=False)
 
 
 # ---------------------------------------------------------------------------- the install for apps

@@ -113,6 +113,18 @@ def test_predict_matches_the_predictor(server, predictor, keyword_data):
     np.testing.assert_allclose(body["probabilities"], predictor.predict_proba(texts), atol=2e-6)
 
 
+def test_long_texts_are_read_in_windows_as_by_the_predictor(server, predictor):
+    from easytx.testing import long_keyword_dataset
+
+    client, _ = server
+    texts, _ = long_keyword_dataset(8, filler_words=60, seed=5)
+    read, cut = predictor.predict_proba(texts), predictor.predict_proba(texts, windows=False)
+    assert np.abs(read - cut).max() > 0.1  # windows change these answers
+    status, body = client.predict({"texts": texts, "proba": True})
+    assert status == 200 and body["predictions"] == predictor.predict(texts)
+    np.testing.assert_allclose(body["probabilities"], read, atol=2e-6)
+
+
 def test_empty_list_is_an_empty_answer(server):
     client, _ = server
     assert server[0].predict({"texts": []}) == (200, {"predictions": []})

@@ -84,9 +84,62 @@ def test_truncated_words_are_predicted_as_o(tagger, caplog):
     assert len(data.words[0]) == 80 and max(w for w in data.word_ids[0] if w is not None) < 79
     predictor = easytx.get_predictor(tagger[0].model, preproc)
     with caplog.at_level(logging.WARNING, logger="easytx.tagger"):
-        tokens = predictor.predict(long_text, return_tokens=True)
-    assert len(tokens) == 80 and tokens[-1] == (".", "O")
+        tokens = predictor.predict(long_text, return_tokens=True, windows=False)
+    assert len(tokens) == 80 and tokens[-1] == (".", "O") and tokens[-2] == ("Paris", "O")
     assert "longer than maxlen" in caplog.text
+
+
+def test_entities_past_the_first_window_with_their_offsets(tagger):
+    """20 sentences in one text (5 windows of maxlen=48): the tagger finds the names of every
+    window at their character offsets in the whole text; truncated, none past the first window.
+    (Spans are checked, not types: the tiny tagger learned single sentences and sometimes calls
+    Anna a place in a run of them, in any window alike.)"""
+    learner, preproc, _ = tagger
+    predictor = easytx.get_predictor(learner.model, preproc)
+    raw = " ".join(["Anna visited Paris ."] * 20)
+    spans = {(21 * i, 21 * i + 4) for i in range(20)} | {(21 * i + 13, 21 * i + 18) for i in range(20)}
+    windowed = preproc.encode_for_prediction([raw], windows=True)
+    last_word = max(w for w in windowed.word_ids[0] if w is not None)
+    first_window_end = windowed.spans[0][last_word][1]
+    late = {s for s in spans if s[0] > first_window_end}
+    assert len(windowed) >= 4 and len(late) >= 30
+    found = predictor.predict(raw)
+    assert all(raw[e["start"] : e["end"]] == e["text"] for e in found)
+    got = {(e["start"], e["end"]) for e in found}
+    assert {e["type"] for e in found} <= {"PER", "LOC"}
+    assert len(got & late) >= 0.9 * len(late) and len(got - spans) <= 2, sorted(got ^ spans)
+    cut = {(e["start"], e["end"]) for e in predictor.predict(raw, windows=False)}
+    assert cut and all(end <= first_window_end for _, end in cut)
+
+
+def test_evaluate_scores_long_sentences_as_predict_reads_them(tagger):
+    from easytx.tagging import entity_scores
+
+    learner, preproc, _ = tagger
+    predictor = easytx.get_predictor(learner.model, preproc)
+    words, tags = zip(*(entity_dataset(8, seed=s) for s in (31, 32, 33)))
+    sentences, gold = [sum(w, []) for w in words], [sum(t, []) for t in tags]
+    for windows in (True, False):
+        scores = predictor.evaluate(sentences, gold, print_report=False, windows=windows)
+        predicted = predictor.predict([" ".join(s) for s in sentences], return_tokens=True, windows=windows)
+        pred_tags = [[tag for _, tag in row] for row in predicted]
+        if windows:  # every word scored, as predicted
+            expected = entity_scores(gold, pred_tags)["micro"]
+            assert scores["entity_recall"] == pytest.approx(expected["recall"])
+            assert scores["entity_precision"] == pytest.approx(expected["precision"])
+        else:  # truncated: the words cut off are not scored (as before windows existed)
+            assert scores["entity_recall"] > 0
+
+
+def test_window_tokens_put_back_together_are_the_whole_sentence(tagger):
+    _, preproc, _ = tagger
+    raw = " ".join(" ".join(w) for w in entity_dataset(10, seed=34)[0])
+    data = preproc.encode_for_prediction([raw], windows=True)
+    merged = data.per_text()
+    assert len(data) > 2 and len(merged) == 1
+    full = preproc.tokenizer(merged.words[0], is_split_into_words=True)
+    assert merged.x["input_ids"][0].tolist() == full["input_ids"]
+    assert merged.word_ids[0] == full.word_ids()
 
 
 # ------------------------------------------------------------------------------------ training and validate

@@ -1,4 +1,5 @@
-"""The task examples (examples/multilabel.py, regression.py, pairs.py, ktrain_script.py) and
+"""The task examples (examples/multilabel.py, regression.py, pairs.py, ktrain_script.py,
+long_texts.py) and
 examples/embeddings.py run offline end to end.
 
 Marked ``slow``: each starts TensorFlow, builds a tiny model and trains it (30-60 s each); the
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
         ("regression.py", "constant predictor"),
         ("pairs.py", "saved and reloaded"),
         ("ktrain_script.py", "peak lr 0.005"),
+        ("long_texts.py", "in windows"),
     ],
 )
 def test_task_example_runs_offline(script, expected, tmp_path):
