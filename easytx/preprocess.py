@@ -872,6 +872,13 @@ class Transformer:
         >>> trn = t.preprocess_train_file("big.csv", text_column="review", label_column="stars",
         ...                               steps_per_epoch=1000)  # doctest: +SKIP
         """
+        if self.windows:
+            raise ConfigError(
+                "preprocess_train_file streams one row per text and cannot cut texts into windows; "
+                "this Transformer has windows=True. Build it without windows=True (long texts are "
+                "then truncated for training; prediction still reads them in windows), or load the "
+                "data in memory and use preprocess_train."
+            )
         batch_size = check_positive_int(batch_size or self.batch_size or 32, "batch_size")
         sample_rows = check_positive_int(sample_rows, "sample_rows")
         rows = 0

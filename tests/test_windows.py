@@ -182,6 +182,8 @@ def test_training_windows_are_rows_with_their_texts_label(tiny_bert, caplog):
     test = t.preprocess_test([long_text, "fine."], ["neg", "pos"])  # windows too, by default
     assert test.text_index.tolist() == [0] * n + [1]
     assert t.preprocess_test([long_text], ["neg"], windows=False).text_index is None
+    with pytest.raises(ConfigError, match="cannot cut texts into windows"):
+        t.preprocess_train_file("any.csv")
     with pytest.raises(ConfigError, match="pairs, which are never cut into windows"):
         pairs = [("the plot", "a great film."), ("the cast", "an awful plot.")]
         text.Transformer(tiny_bert, maxlen=16, windows=True).preprocess_train(pairs, ["pos", "neg"])
