@@ -54,8 +54,9 @@ def files(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def cli_predictor(files, tiny_bert) -> Path:
-    """A predictor trained by `easytx train` in a subprocess (briefly: the tests check plumbing and
-    compare with the same predictor loaded in-process, not accuracy)."""
+    """A predictor trained by `easytx train` in a subprocess (the tests check plumbing and compare
+    with the same predictor loaded in-process, not accuracy; 4 epochs of 15 steps, so that it
+    has learned its keywords and reading a long text in windows changes its answer)."""
     out = files["root"] / "predictor"
     result = run_cli(
         "train",
@@ -67,7 +68,7 @@ def cli_predictor(files, tiny_bert) -> Path:
         "--val",
         str(files["test"]),
         "--epochs",
-        "1",
+        "4",
         "--lr",
         "5e-3",
         "--batch-size",
@@ -211,7 +212,7 @@ def test_predict_and_evaluate_read_long_texts_in_windows(cli_predictor, referenc
     src = tmp_path / "long.csv"
     pd.DataFrame({"text": texts, "label": labels}).to_csv(src, index=False)
     read, cut = reference.predict_proba(texts), reference.predict_proba(texts, windows=False)
-    # the two options differ on these texts (a little: this predictor trained for one epoch), and
+    # the two options differ on these texts, and
     # the CLI gives each option's numbers to the last digits
     assert (np.abs(read - cut).max(axis=1) > 2e-6).all()
     for option, expected in (([], read), (["--no-windows"], cut)):
