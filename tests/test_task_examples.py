@@ -1,6 +1,5 @@
 """The task examples (examples/multilabel.py, regression.py, pairs.py, ktrain_script.py,
-long_texts.py) and
-examples/embeddings.py run offline end to end.
+long_texts.py, training_logs.py) and examples/embeddings.py run offline end to end.
 
 Marked ``slow``: each starts TensorFlow, builds a tiny model and trains it (30-60 s each); the
 embeddings example embeds 600 texts with the real all-MiniLM-L6-v2 (about 15 s).
@@ -28,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
         ("pairs.py", "saved and reloaded"),
         ("ktrain_script.py", "peak lr 0.005"),
         ("long_texts.py", "in windows"),
+        ("training_logs.py", "history.csv: "),
     ],
 )
 def test_task_example_runs_offline(script, expected, tmp_path):
