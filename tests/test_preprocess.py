@@ -87,3 +87,25 @@ def test_vocabulary_mismatch_is_detected(tiny_models, tmp_path):
 def test_sentence_lengths_are_numpy_int32(tiny_bert):
     trn = text.Transformer(tiny_bert).preprocess_train(["a b", "c"], [0, 1])
     assert trn.x["input_ids"][0].dtype == np.int32
+
+
+def test_long_pairs_are_cut_before_tokenizing_with_the_same_ids(tiny_bert):
+    # The fast tokenizer's pair truncation computes every overflow, in memory growing with the
+    # product of the lengths (12 GB for two 15,000-character texts): easytx cuts each text first,
+    # keeping what truncation keeps
+    from easytx.testing import sentences
+
+    x, y = keyword_dataset(64, seed=1)
+    t = text.Transformer(tiny_bert, maxlen=32)
+    t.preprocess_train(x, y)
+    words = " ".join(sentences(200, seed=3)).split()
+    names = ["input_ids", "token_type_ids"]
+    for n_a, n_b in ((400, 3), (3, 900), (250, 260), (300, 300), (12, 40)):
+        a, b = " ".join(words[:n_a]), " ".join(words[-n_b:])
+        direct = t.tokenizer(a, b, truncation=True, max_length=32, return_token_type_ids=True)
+        ours = t._tokenize_chunk([(a, b)], 32, names)
+        assert list(ours["input_ids"][0]) == list(direct["input_ids"])
+        assert list(ours["token_type_ids"][0]) == list(direct["token_type_ids"])
+        assert ours.encodings[0].overflowing  # the truncation is still reported
+    huge = t._tokenize([("ab " * 30_000, "cd " * 30_000)], 32)  # two 90,000-character texts
+    assert len(huge["input_ids"][0]) == 32
