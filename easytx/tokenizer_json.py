@@ -169,6 +169,8 @@ class JsonTokenizer:
         return_token_type_ids: bool = False,
         return_overflowing_tokens: bool = False,
         stride: int = 0,
+        add_special_tokens: bool = True,
+        return_offsets_mapping: bool = False,
         **unused: Any,
     ) -> _Encoded:
         """Tokenize a batch: ``text`` (strings, or word lists with ``is_split_into_words``) and
@@ -176,7 +178,8 @@ class JsonTokenizer:
 
         With ``return_overflowing_tokens=True`` every text longer than ``max_length`` gives
         several rows (windows sharing ``stride`` tokens), in transformers' order, and
-        ``overflow_to_sample_mapping`` gives each row's text."""
+        ``overflow_to_sample_mapping`` gives each row's text. ``add_special_tokens=False`` and
+        ``return_offsets_mapping=True`` (character spans of the tokens) as in transformers."""
         if padding:
             raise ConfigError("JsonTokenizer does not pad; easytx pads each batch itself (padding=False).")
         if unused:
@@ -184,7 +187,7 @@ class JsonTokenizer:
         self._set_truncation(truncation, max_length, stride if return_overflowing_tokens else 0)
         batch = list(zip(text, text_pair)) if text_pair is not None else list(text)
         encodings = self._tokenizer.encode_batch(
-            batch, add_special_tokens=True, is_pretokenized=is_split_into_words
+            batch, add_special_tokens=add_special_tokens, is_pretokenized=is_split_into_words
         )
         mapping = None
         if return_overflowing_tokens:  # the windows as rows, as transformers flattens them
@@ -195,6 +198,8 @@ class JsonTokenizer:
             columns["token_type_ids"] = [e.type_ids for e in encodings]
         if return_attention_mask:
             columns["attention_mask"] = [e.attention_mask for e in encodings]
+        if return_offsets_mapping:
+            columns["offset_mapping"] = [e.offsets for e in encodings]
         if mapping is not None:
             columns["overflow_to_sample_mapping"] = mapping
         return _Encoded(columns, encodings)
