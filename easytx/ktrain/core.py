@@ -29,6 +29,7 @@ from ..bindings import metrics_of, preproc_of
 from ..data import check_positive_int
 from ..errors import ConfigError, DataTypeError, EasytxError, NotFittedError
 from ..inference import predict_logits
+from ..learner import _console
 from ..predictor import Predictor as EasytxPredictor
 from ..preprocess import Transformer as EasytxTransformer
 from .dataset import easytx_dataset, ktrain_y
@@ -224,7 +225,7 @@ class Learner(base_learner.Learner):
             raise ConfigError("lr_find() sweeps without class weights in easytx. Drop class_weight.")
         verbose = 0 if suppress_output else verbose
         if verbose:
-            print("simulating training for different learning rates... this may take a few moments...")
+            _console("simulating training for different learning rates... this may take a few moments...")
         super().lr_find(
             start_lr,
             max_epochs=max_epochs,
@@ -236,7 +237,7 @@ class Learner(base_learner.Learner):
         if show_plot:
             self.lr_plot()
         elif verbose:
-            print(
+            _console(
                 "Please invoke the Learner.lr_plot() method to visually inspect the loss plot to help "
                 "identify the maximal learning rate associated with falling loss."
             )
@@ -326,9 +327,10 @@ class Learner(base_learner.Learner):
         """Print :meth:`top_losses` with each example's text."""
         data = self._eval_data(val_data)
         for i, loss, truth, pred in self.top_losses(n, val_data=data, preproc=preproc):
-            print("----------")
-            print(f"id:{i} | loss:{round(loss, 2)} | true:{truth} | pred:{pred})\n")
-            print(data.texts[i])
+            _console("----------")
+            _console(f"id:{i} | loss:{round(loss, 2)} | true:{truth} | pred:{pred})")
+            _console("")
+            _console(str(data.texts[i]))
 
     def validate(
         self,
@@ -374,7 +376,7 @@ class Learner(base_learner.Learner):
             zero_division=0,
         )
         pd.DataFrame(report).transpose().to_csv(save_path)
-        print(f"classification report saved to: {save_path}")
+        _console(f"classification report saved to: {save_path}")
 
     def evaluate(
         self,
@@ -412,13 +414,13 @@ class Learner(base_learner.Learner):
         self.model.load_weights(str(self._original_weights))
         self.history = None
         if verbose:
-            print("Model weights have been reset.")
+            _console("Model weights have been reset.")
 
     def print_layers(self, show_wd: bool = False) -> None:
         """Print the model's layers with their index and trainable flag."""
         del show_wd
         for i, layer in enumerate(self.model.layers):
-            print(f"{i} (trainable={layer.trainable}) : {layer}")
+            _console(f"{i} (trainable={layer.trainable}) : {layer}")
 
     def layer_output(self, layer_id: int, example_id: int = 0, use_val: bool = False) -> Any:
         """Not available: a transformer's layers are not separate Keras functions."""

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from ..learner import _console
 from .dataset import BertData, TransformerDataset
 
 logger = logging.getLogger(__name__)
@@ -101,20 +102,20 @@ def _out_of_scope(what: str) -> ConfigError:
 def print_text_classifiers() -> None:
     """Print ktrain's text classifier names (those easytx does not have are marked)."""
     for name, description in _TEXT_CLASSIFIERS.items():
-        print(f"{name}: {description}" + ("" if name in _TRANSFORMER_NAMES else _NOT_HERE))
+        _console(f"{name}: {description}" + ("" if name in _TRANSFORMER_NAMES else _NOT_HERE))
 
 
 def print_text_regression_models() -> None:
     """Print ktrain's text regression model names (those easytx does not have are marked)."""
     for name, description in _TEXT_REGRESSION_MODELS.items():
-        print(f"{name}: {description}" + ("" if name in _TRANSFORMER_NAMES else _NOT_HERE))
+        _console(f"{name}: {description}" + ("" if name in _TRANSFORMER_NAMES else _NOT_HERE))
 
 
 def print_sequence_taggers() -> None:
     """Print ktrain's sequence tagger names and what easytx builds for them."""
     for name, description in _SEQUENCE_TAGGERS.items():
-        print(f"{name}: {description}")
-    print("(easytx builds a transformer with a token-classification head for each of them)")
+        _console(f"{name}: {description}")
+    _console("(easytx builds a transformer with a token-classification head for each of them)")
 
 
 def mode_model(preprocess_mode: str, lang: str | None = None) -> str:
@@ -411,7 +412,7 @@ def _make(
     val = preproc.preprocess_test(_texts(x_test), y_test, verbose=verbose)
     if verbose:
         kind = "text regression" if preproc.task.name == "regression" else "text classification"
-        print(f"task: {kind}")
+        _console(f"task: {kind}")
     return trn, val, preproc
 
 
@@ -597,7 +598,7 @@ def texts_from_csv(
     if encoding is None:
         encoding = detect_encoding(Path(train_filepath).read_bytes())
         if verbose:
-            print(f"detected encoding: {encoding} (if wrong, set manually)")
+            _console(f"detected encoding: {encoding} (if wrong, set manually)")
     train_df = pd.read_csv(train_filepath, encoding=encoding, sep=sep)
     val_df = None if val_filepath is None else pd.read_csv(val_filepath, encoding=encoding, sep=sep)
     return texts_from_df(
@@ -722,9 +723,9 @@ def text_classifier(
     _check_metrics(metrics, ("accuracy", "binary_accuracy"))
     model = _text_model(name, train_data, preproc, regression=False, multilabel=multilabel)
     if verbose:
-        print(f"Is Multi-Label? {preproc.task.name == 'multilabel'}")
-        print(f"maxlen is {preproc.maxlen_}")
-        print("done.")
+        _console(f"Is Multi-Label? {preproc.task.name == 'multilabel'}")
+        _console(f"maxlen is {preproc.maxlen_}")
+        _console("done.")
     return model
 
 
@@ -736,6 +737,6 @@ def text_regression_model(
     _check_metrics(metrics, ("mae", "mse"))
     model = _text_model(name, train_data, preproc, regression=True, multilabel=False)
     if verbose:
-        print(f"maxlen is {preproc.maxlen_}")
-        print("done.")
+        _console(f"maxlen is {preproc.maxlen_}")
+        _console("done.")
     return model
