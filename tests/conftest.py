@@ -39,8 +39,14 @@ LEGACY_SKIP_REASON = "needs transformers' TF classes (transformers<5 + tf-keras)
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``legacy`` test the transformers TF classes themselves; they are skipped where those
+    """Tests marked ``integration`` are also ``slow``: ``-m "not slow"`` is the unit tier (minutes),
+    ``-m "not slow or integration"`` adds the tiny-model end-to-end tests (the Keras 3 pass of CI).
+
+    Tests marked ``legacy`` test the transformers TF classes themselves; they are skipped where those
     are not installed (Colab's transformers 5 stack), never for any other reason."""
+    for item in items:
+        if item.get_closest_marker("integration") is not None:
+            item.add_marker(pytest.mark.slow)
     if _legacy_installed():
         return
     skip = pytest.mark.skip(reason=LEGACY_SKIP_REASON)

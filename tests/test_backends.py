@@ -101,6 +101,7 @@ def keras3_predictor(tiny_models):
     return predictor, test
 
 
+@pytest.mark.integration
 def test_keras3_learns_and_one_cycle_moves_momentum(keras3_predictor):
     predictor, test = keras3_predictor
     assert backend.backend_of(predictor.model) == "keras3"
@@ -142,6 +143,7 @@ def test_loading_with_an_impossible_backend_names_the_fix(keras3_predictor, tmp_
         easytx.load_predictor(tmp_path / "p", backend="transformers")
 
 
+@pytest.mark.integration
 @pytest.mark.legacy
 def test_transformers_tf_banner_is_not_printed(tiny_bert):
     # pretrained=False builds outside easytx's quiet loading block: only the filter stops the banner

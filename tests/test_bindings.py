@@ -41,6 +41,7 @@ def test_objects_that_cannot_be_bound_have_no_binding():
     assert bindings.binding_of(3) is None and bindings.preproc_of("text") is None
 
 
+@pytest.mark.integration
 def test_get_classifier_binds_and_the_learner_shares_the_task(trained):
     learner, t, _ = trained
     assert bindings.task_of(learner.model) is t.task is learner.task
@@ -67,6 +68,7 @@ def test_loaded_predictor_is_bound_and_a_manifest_naming_another_task_is_refused
         easytx.load_predictor(folder)
 
 
+@pytest.mark.integration
 def test_finetune_metrics_reach_the_saved_predictor(tiny_bert, small_data, tmp_path):
     import pandas as pd
 

@@ -105,6 +105,7 @@ def test_help_everywhere_without_tensorflow(capsys):
     assert result.returncode == 0 and "predict" in result.stdout and "serve" in result.stdout
 
 
+@pytest.mark.integration
 def test_train_info_predict_evaluate_end_to_end(cli_predictor, reference, files):
     """train (fixture) -> info -> predict (streamed from stdin) -> evaluate, each a subprocess."""
     # info: no TensorFlow needed; verifies checksums

@@ -96,6 +96,7 @@ def _data(model_dir, n=96, maxlen=32):
     return t, t.preprocess_train(x[:n], y[:n]), t.preprocess_test(x[n:], y[n:])
 
 
+@pytest.mark.integration
 def test_learner_under_mirrored_strategy_end_to_end(tiny_bert, tmp_path):
     """ktrain call order: the model built outside the scope is re-created inside it."""
     import tensorflow as tf
@@ -142,6 +143,7 @@ def test_learner_under_mirrored_strategy_end_to_end(tiny_bert, tmp_path):
     assert easytx.get_learner(inside, train_data=trn, strategy=strategy).model is inside
 
 
+@pytest.mark.integration
 def test_training_under_a_strategy_makes_one_pass_over_the_data_per_epoch(tiny_bert, monkeypatch):
     """Keras 3 reads a batch from a new pass over the data at the start of fit/evaluate under a
     strategy (to learn its shapes); that pass shifted the per-epoch shuffle seed of easytx datasets,
@@ -186,6 +188,7 @@ def test_finetune_passes_the_strategy_on(tiny_bert):
     assert set(predictor.metrics) >= {"accuracy", "macro_f1"}
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", pytest.param("mixed_float16", marks=pytest.mark.slow)])
 def test_mixed_precision_trains_and_saves_a_float32_predictor(tiny_bert, tmp_path, policy):
     t, trn, val = _data(tiny_bert, n=64)

@@ -120,6 +120,7 @@ def _max_diff(a, b, mask=None) -> float:
     return float(d.max())
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("family", PARITY_FAMILIES)
 def test_parity_and_round_trips_with_transformers(family, folders, tmp_path):
     """Same weights, same padded batch: our hidden states and logits equal transformers' TF classes'
@@ -276,6 +277,7 @@ def _tokenized(folder: Path, n: int = 64):
     return x, y
 
 
+@pytest.mark.integration
 def test_training_reduces_the_loss_and_reaches_every_weight(folders):
     import keras
     import tensorflow as tf

@@ -155,6 +155,7 @@ def test_refinement_spends_its_budget_and_reports_a_shortfall(predictor, caplog)
     assert abs(fine.delta) < abs(coarse.delta)
 
 
+@pytest.mark.integration
 def test_explanation_after_save_and_load(predictor, tmp_path):
     text = "our team is truly horrible."
     before = predictor.explain(text)
@@ -164,6 +165,7 @@ def test_explanation_after_save_and_load(predictor, tmp_path):
     np.testing.assert_allclose(after.scores, before.scores, atol=1e-4)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("family", ["distilbert", "roberta"])
 def test_other_families_words_and_completeness(tiny_models, family):
     """No token_type_ids (DistilBERT), byte-level BPE with spaces in the offsets (RoBERTa)."""

@@ -138,6 +138,7 @@ artifacts.write_folder(target, write_parts, manifest)
     ("point", "expect"),
     [("writing-files", "OLD"), ("before-swap", "OLD"), ("between-renames", "NEW")],
 )
+@pytest.mark.integration
 def test_save_killed_leaves_a_complete_predictor(two_predictors, tmp_path, caplog, point, expect):
     """SIGKILL during a save over an existing predictor: the folder still loads and predicts as the
     old predictor (or, killed between the fallback's two renames, as the complete new one)."""
@@ -189,6 +190,7 @@ for i in range(int(rounds)):
 """
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("mode", ["exchange", "fallback"])
 def test_readers_never_find_no_predictor_during_saves(two_predictors, tmp_path, mode):
     """A reader verifying the folder in a loop while another process saves over it 30 times never
@@ -392,6 +394,7 @@ def _expected_lrs(lr: float, epochs: int, steps: int, start: int) -> np.ndarray:
     return np.array([schedule(min(s / total, 1.0))[0] for s in range(start, total)])
 
 
+@pytest.mark.integration
 def test_ctrl_c_keeps_best_weights_then_resume_continues_the_schedule(
     tiny_bert, small_data, tmp_path, caplog
 ):

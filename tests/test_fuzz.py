@@ -52,6 +52,7 @@ def predictor(trained):
     return easytx.get_predictor(learner.model, preproc=t, batch_size=8)
 
 
+@pytest.mark.integration
 @FUZZ
 @given(texts=st.lists(TEXT, min_size=1, max_size=12))
 def test_predict_never_crashes_and_keeps_one_answer_per_text_in_order(predictor, texts):

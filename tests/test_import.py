@@ -16,12 +16,14 @@ def test_import_does_not_load_tensorflow():
     assert _run(code).stdout.strip() == "False"
 
 
+@pytest.mark.integration
 def test_import_leaves_tf_keras_alone_by_default():
     # the Keras 3 backend needs no global switch: tf.keras stays what TensorFlow made it
     code = "import easytx, tensorflow as tf, keras; print(tf.keras.__version__.split('.')[0])"
     assert _run(code).stdout.strip() == "3"
 
 
+@pytest.mark.integration
 @pytest.mark.legacy
 def test_legacy_backend_opt_in_sets_legacy_keras_before_tensorflow_loads():
     code = (
@@ -31,6 +33,7 @@ def test_legacy_backend_opt_in_sets_legacy_keras_before_tensorflow_loads():
     assert _run(code, EASYTX_BACKEND="transformers").stdout.strip() == "True"
 
 
+@pytest.mark.integration
 def test_legacy_opt_in_after_tensorflow_warns():
     code = "import warnings; warnings.simplefilter('always'); import tensorflow, easytx"
     out = _run(code, EASYTX_BACKEND="transformers")

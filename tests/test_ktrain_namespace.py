@@ -60,6 +60,7 @@ def test_import_loads_no_tensorflow_and_names_ktrains_modules():
     assert out.stdout.split() == [easytx.__version__, "val_accuracy", "[]"]
 
 
+@pytest.mark.integration
 def test_text_classifier_flow_as_ktrain_tests_it(kt_classifier, tmp_path, capsys):
     learner, preproc, trn, val, hist = kt_classifier
     # the peak of the one-cycle schedule is reached on a batch, and recorded per batch
@@ -115,6 +116,7 @@ def test_ktrain_data_objects(kt_classifier):
         trn[len(trn)]
 
 
+@pytest.mark.integration
 def test_transformer_api_infers_regression_from_numbers(tiny_bert, tmp_path):
     x, labels = keyword_dataset(400, seed=3)
     y = [1.0 if label == "pos" else 0.0 for label in labels]  # as ktrain's test_textregression
@@ -145,6 +147,7 @@ def test_transformer_api_infers_regression_from_numbers(tiny_bert, tmp_path):
         assert p.explain(x[0]) is None
 
 
+@pytest.mark.integration
 def test_multilabel_from_df_answers_class_probability_pairs(tiny_bert):
     x, labels = multilabel_dataset(450, seed=0)
     frame = pd.DataFrame({"text": x, **{c: [int(c in row) for row in labels] for c in ("neg", "pos")}})

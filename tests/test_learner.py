@@ -29,6 +29,7 @@ def _learner(model_dir, data, *, seed=0, batch_size=16, val=True):
     return learner, t
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("family", FAMILIES)
 def test_each_family_learns_the_keyword_task(tiny_models, keyword_data, family):
     learner, _ = _learner(tiny_models[family, "pt_safetensors"], keyword_data)
@@ -57,6 +58,7 @@ def test_view_top_losses_shows_texts(trained, capsys):
     assert shown in capsys.readouterr().out
 
 
+@pytest.mark.integration
 def test_one_cycle_history_has_per_batch_lr_and_momentum(tiny_bert, small_data):
     learner, _ = _learner(tiny_bert, small_data, val=False)
     learner.fit_onecycle(1e-3, 2, pct_start=0.25, verbose=0)
@@ -71,6 +73,7 @@ def test_one_cycle_history_has_per_batch_lr_and_momentum(tiny_bert, small_data):
     assert learner.model.optimizer.beta_1.numpy() == pytest.approx(moms[-1], abs=1e-6)
 
 
+@pytest.mark.integration
 def test_lr_find_restores_weights_and_keeps_optimizer(tiny_bert, small_data):
     learner, _ = _learner(tiny_bert, small_data)
     learner.fit_onecycle(1e-3, 1, verbose=0)
@@ -91,6 +94,7 @@ def test_lr_find_restores_weights_and_keeps_optimizer(tiny_bert, small_data):
     assert "val_accuracy" in learner.history.history
 
 
+@pytest.mark.integration
 def test_lr_plot_returns_a_figure(tiny_bert, small_data, tmp_path):
     pytest.importorskip("matplotlib")
     learner, _ = _learner(tiny_bert, small_data, val=False)
@@ -103,6 +107,7 @@ def test_lr_plot_returns_a_figure(tiny_bert, small_data, tmp_path):
     assert (tmp_path / "lr.png").stat().st_size > 1000
 
 
+@pytest.mark.integration
 def test_training_is_repeatable_under_a_seed(tiny_bert, small_data):
     weights = []
     for _ in range(2):
@@ -113,6 +118,7 @@ def test_training_is_repeatable_under_a_seed(tiny_bert, small_data):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.integration
 def test_autofit_early_stopping_restores_best(tiny_bert, small_data):
     learner, _ = _learner(tiny_bert, small_data)
     history = learner.autofit(3e-2, epochs=None, early_stopping=1, reduce_on_plateau=1, verbose=0)
@@ -144,6 +150,7 @@ def _saboteur(model, steps_per_epoch):
     return Saboteur()
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("method", ["fit_onecycle", "fit"])
 def test_early_stopping_restores_the_best_epoch(tiny_bert, keyword_data, tmp_path, method):
     learner, _ = _learner(tiny_bert, keyword_data)
@@ -189,6 +196,7 @@ def test_early_stopping_options_are_checked_before_training(tiny_bert, small_dat
     assert learner.batch_history == {}  # nothing trained
 
 
+@pytest.mark.integration
 def test_log_dir_writes_the_epoch_history_as_csv(tiny_bert, small_data, tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(cb, "tensorboard_available", lambda: False)  # as on a machine without it
     learner, _ = _learner(tiny_bert, small_data)
@@ -214,6 +222,7 @@ def test_log_dir_writes_the_epoch_history_as_csv(tiny_bert, small_data, tmp_path
     assert len(rows) == 1 and float(rows[0]["lr"]) == pytest.approx(1e-4)
 
 
+@pytest.mark.integration
 def test_log_dir_gets_tensorboard_logs_where_tensorboard_is_installed(tiny_bert, small_data, tmp_path):
     pytest.importorskip("tensorboard")  # an optional dependency (tf.summary needs it)
     learner, _ = _learner(tiny_bert, small_data)
@@ -229,6 +238,7 @@ def test_autofit_needs_validation_for_open_ended_training(tiny_bert, small_data)
         learner.autofit(1e-3)
 
 
+@pytest.mark.integration
 def test_fit_with_sgdr_cycles(tiny_bert, small_data):
     learner, _ = _learner(tiny_bert, small_data, val=False)
     learner.fit(1e-3, 2, cycle_len=1, verbose=0)
@@ -255,6 +265,7 @@ def test_freeze_trains_only_the_head(tiny_bert, small_data):
     assert len(learner.model.trainable_weights) == len(learner.model.weights)
 
 
+@pytest.mark.integration
 def test_checkpoints_class_weight_and_user_callbacks(tiny_bert, small_data, tmp_path):
     seen = []
     learner, _ = _learner(tiny_bert, small_data)

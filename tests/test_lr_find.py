@@ -128,6 +128,7 @@ def ten_batch_learner(tiny_bert, small_data):
     return learner
 
 
+@pytest.mark.integration
 def test_lr_find_sweeps_num_steps_on_fewer_batches_and_restores_the_model(ten_batch_learner, caplog):
     learner = ten_batch_learner
     before = [w.copy() for w in learner.model.get_weights()]

@@ -135,6 +135,7 @@ def _same_entities(a: list, b: list) -> None:
 
 
 # --------------------------------------------------------------------------- the folder format
+@pytest.mark.integration
 def test_save_lists_and_checksums_the_graphs(classifier, regression):
     folder = classifier["folder"]
     meta = json.loads((folder / "easytx.json").read_text())
@@ -168,6 +169,7 @@ def test_classification_same_labels_and_probabilities(classifier):
     np.testing.assert_allclose(small.predict_proba(texts), expected, atol=TOL)
 
 
+@pytest.mark.integration
 def test_long_texts_in_windows_on_both_engines(classifier, tagger):
     """The ONNX engine reads long texts in the same windows (its tokenizer's overflow) and pools
     them the same way; with windows=False both truncate."""
@@ -226,6 +228,7 @@ def test_int8_engine_agrees_with_tf_to_a_looser_tolerance(classifier):
     assert abs(acc_int8 - acc_tf) <= 0.03
 
 
+@pytest.mark.integration
 def test_multilabel_thresholds_decide_on_both_engines(multilabel):
     tf_p, onnx_p = multilabel["tf"], multilabel["onnx"]
     x = multilabel["x"]

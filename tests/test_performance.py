@@ -163,6 +163,7 @@ def _max_diff(a, b):
     return max(float(np.abs(u - v).max()) for u, v in zip(a, b))
 
 
+@pytest.mark.integration
 def test_gradient_accumulation_matches_one_big_batch(tiny_bert):
     x, y = keyword_dataset(16, seed=5)
     big = _fresh_learner(tiny_bert, x, y, batch_size=16)
@@ -179,6 +180,7 @@ def test_gradient_accumulation_matches_one_big_batch(tiny_bert):
     assert _max_diff(big.model.get_weights(), plain.model.get_weights()) > 1e-3
 
 
+@pytest.mark.integration
 def test_accumulation_waits_for_the_last_micro_batch(tiny_bert):
     x, y = keyword_dataset(8, seed=5)
     learner = _fresh_learner(tiny_bert, x, y, batch_size=8, accumulation_steps=2)
@@ -195,6 +197,7 @@ def test_accumulation_steps_is_checked(untrained):
         easytx.get_learner(model, train_data=trn, accumulation_steps=0)
 
 
+@pytest.mark.integration
 def test_training_does_not_retrace_per_batch_length(tiny_bert):
     x, y = keyword_dataset(160, seed=7)
     t = text.Transformer(tiny_bert, maxlen=64, verbose=0)
@@ -234,6 +237,7 @@ def train_csv(tmp_path):
     return path, x, y
 
 
+@pytest.mark.integration
 def test_streaming_training_from_a_file(tiny_bert, train_csv):
     path, x, y = train_csv
     t = text.Transformer(tiny_bert, maxlen="auto", verbose=0)

@@ -77,6 +77,7 @@ def test_load_gives_identical_probabilities(predictor, saved, keyword_data):
     assert easytx.Predictor.load(saved).predict(texts[:3]) == predictor.predict(texts[:3])
 
 
+@pytest.mark.integration
 def test_load_in_a_fresh_process(predictor, saved, keyword_data, tmp_path):
     texts = keyword_data[1].texts[:20]
     (tmp_path / "texts.json").write_text(json.dumps(texts))

@@ -29,6 +29,7 @@ def test_tokenization_bar_on_large_data_and_silenced(tiny_bert, small_chunks, ca
     assert "tokenizing" not in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_training_and_lr_find_progress_and_silence(tiny_bert, small_data, capsys):
     train, val = small_data
     t = text.Transformer(tiny_bert, maxlen=16, verbose=0)

@@ -85,6 +85,7 @@ def server(predictor, tmp_path_factory):
         log.close()
 
 
+@pytest.mark.integration
 def test_health_metadata_and_openapi(server, predictor):
     client, _ = server
     status, body = client.request("GET", "/health")

@@ -80,6 +80,7 @@ def test_batches_cut_labels_to_their_width(tiny_bert):
         assert y.shape == inputs["input_ids"].shape
 
 
+@pytest.mark.integration
 def test_truncated_words_are_predicted_as_o(tagger, caplog):
     _, preproc, _ = tagger
     long_text = " ".join(["Anna visited Paris ."] * 20)
@@ -158,6 +159,7 @@ def test_validate_prints_entity_scores_per_type(tagger, capsys):
     assert set(scores["per_type"]) == {"PER", "LOC", "ORG"}
 
 
+@pytest.mark.integration
 def test_lr_find_and_view_top_losses(tagger, tiny_bert, capsys):
     words, tags = entity_dataset(64, seed=5)
     trn, val, preproc = text.entities_from_array(words, tags, model=tiny_bert, maxlen=32, random_state=0)
@@ -192,6 +194,7 @@ def test_predict_returns_entities_with_offsets(tagger):
         predictor.predict(SENTENCE, return_token=True)
 
 
+@pytest.mark.integration
 def test_save_load_in_a_fresh_process_gives_identical_outputs(tagger, tmp_path):
     learner, preproc, _ = tagger
     predictor = easytx.get_predictor(learner.model, preproc)
@@ -218,6 +221,7 @@ def test_save_load_in_a_fresh_process_gives_identical_outputs(tagger, tmp_path):
     assert there == json.loads(json.dumps(here))
 
 
+@pytest.mark.integration
 def test_iob1_training_tags_are_answered_in_iob1(tiny_bert, tmp_path):
     words, tags = entity_dataset(160, seed=7)
     iob1 = [convert_scheme(t, "IOB1") for t in tags]
@@ -245,6 +249,7 @@ def test_iob1_training_tags_are_answered_in_iob1(tiny_bert, tmp_path):
     assert easytx.load_predictor(folder).predict("Kofi Annan visited Berlin .", return_tokens=True) == tokens
 
 
+@pytest.mark.integration
 def test_plain_tagging_predicts_word_tag_pairs(tiny_bert):
     words, tags = entity_dataset(96, seed=9)
     pos = [
@@ -314,6 +319,7 @@ def test_predictor_evaluate_scores_word_lists(tagger, capsys):
     assert scores["entity_f1"] > 0.85
 
 
+@pytest.mark.integration
 def test_byte_level_bpe_tokenizers_take_pre_split_words(tiny_models, tmp_path):
     """RoBERTa-style tokenizers need add_prefix_space=True for word lists; kept after loading."""
     words, tags = entity_dataset(48, seed=4)
@@ -331,6 +337,7 @@ def test_byte_level_bpe_tokenizers_take_pre_split_words(tiny_models, tmp_path):
     assert easytx.load_predictor(folder).predict("Anna visited Oslo .", return_tokens=True) == tokens
 
 
+@pytest.mark.integration
 def test_served_tagger_returns_entities(tagger, tmp_path):
     """`easytx serve` on a saved tagger answers /predict with the same entities as predict()."""
     import http.client

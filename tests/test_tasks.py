@@ -290,6 +290,7 @@ def multilabel_trained(tiny_bert):
     return learner, t, (x[720:], y[720:])
 
 
+@pytest.mark.integration
 def test_multilabel_trains_predicts_lists_and_reports_per_label(multilabel_trained, capsys):
     learner, t, (x_val, y_val) = multilabel_trained
     assert learner.model.loss.name == "binary_crossentropy"  # lr_find and fit kept the task's loss
@@ -356,6 +357,7 @@ def test_cli_and_predict_file_write_multilabel_answers_as_json_lists(multilabel_
     assert [json.loads(line) for line in lines.read_text().splitlines()] == expected
 
 
+@pytest.mark.integration
 def test_fit_tunes_multilabel_thresholds_unless_told_not_to(tiny_bert, caplog, capsys):
     x, y = multilabel_dataset(96, seed=3)
     t = text.Transformer(tiny_bert, maxlen=24)
@@ -377,6 +379,7 @@ def test_fit_tunes_multilabel_thresholds_unless_told_not_to(tiny_bert, caplog, c
     assert "Per-label thresholds tuned" in capsys.readouterr().out
 
 
+@pytest.mark.integration
 def test_multilabel_thresholds_are_tuned_saved_and_reloaded(multilabel_trained, tmp_path):
     learner, t, (x_val, y_val) = multilabel_trained
     predictor = easytx.get_predictor(learner.model, t)
@@ -397,6 +400,7 @@ def test_multilabel_thresholds_are_tuned_saved_and_reloaded(multilabel_trained, 
         loaded.evaluate(x_val[:2], [["neg"], ["joy"]])
 
 
+@pytest.mark.integration
 def test_regression_trains_predicts_floats_and_survives_a_fresh_process(tiny_bert, tmp_path, capsys):
     x, y = regression_dataset(400, seed=0)
     t = text.Transformer(tiny_bert, maxlen=32, task="regression", scale_targets=True)
@@ -431,6 +435,7 @@ def test_regression_trains_predicts_floats_and_survives_a_fresh_process(tiny_ber
     np.testing.assert_allclose(out["predict"], predicted[:12], atol=1e-4)
 
 
+@pytest.mark.integration
 def test_sentence_pairs_train_save_and_reload(tiny_bert, tmp_path):
     x, y = pair_dataset(600, seed=0)
     t = text.Transformer(tiny_bert, maxlen=64)

@@ -59,6 +59,7 @@ def test_tune_is_exported_lazily_and_stays_a_function():
     assert "tune" in dir(easytx)
 
 
+@pytest.mark.integration
 def test_trial_table_has_one_row_per_trial_with_fold_scores(tuned):
     result, _, train, _ = tuned
     assert isinstance(result, TuneResult)
@@ -269,6 +270,7 @@ def test_get_learner_with_text_data_needs_the_models_preprocessor(trained, keywo
         easytx.get_learner(model, train_data=keyword_data[0])
 
 
+@pytest.mark.integration
 def test_an_error_metric_picks_the_lowest_error(tiny_bert):
     # each task declares which way its metrics improve: on a regression MAE is an error, so the
     # best trial is the one with the smallest mean (it used to be the largest: only "loss" was

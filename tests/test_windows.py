@@ -318,6 +318,7 @@ def window_trained(tiny_bert, keyword_data):
     return learner, t, test_x, test_y
 
 
+@pytest.mark.integration
 def test_a_classifier_trained_on_windows_reads_long_texts(window_trained, capsys):
     import easytx
 
