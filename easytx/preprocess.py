@@ -264,6 +264,36 @@ class TransformerDataset:
         return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
+#: preprocessor kinds by the name ``to_dict`` writes under ``"preprocessor"`` (the tagging
+#: preprocessor registers itself from :mod:`easytx.tagger`, so that this module never imports it)
+_PREPROCESSORS: dict[str, type] = {}
+
+
+def register_preprocessor(name: str, cls: type) -> None:
+    """Let :meth:`Transformer.from_dict` rebuild preprocessors saved as ``name``."""
+    _PREPROCESSORS[name] = cls
+
+
+def preprocessor_class(name: str) -> type:
+    """The preprocessor class saved under ``name``.
+
+    Raises
+    ------
+    ArtifactError
+        No class is registered under that name.
+    """
+    try:
+        return _PREPROCESSORS[name]
+    except KeyError:
+        known = ", ".join(sorted(_PREPROCESSORS))
+        raise ArtifactError(
+            f"The preprocessing entry names the preprocessor {name!r}, which nothing "
+            f"has registered (known: {known}). easytx.load_predictor registers every kind "
+            "easytx has; to call Transformer.from_dict yourself, import the module that defines it "
+            "first (easytx.tagger for 'tagging')."
+        ) from None
+
+
 def _sample_mapping(enc: Any) -> Any:
     """The text of each row of a tokenization with ``return_overflowing_tokens=True``."""
     try:
@@ -1172,10 +1202,9 @@ class Transformer:
         (:func:`easytx.tokenizer_json.load_json_tokenizer`), so that everything else here (the
         tokenization calls, truncation, batching, label decoding) is the same code for both engines.
         """
-        if data.get("preprocessor") == "tagging" and cls is Transformer:
-            from .tagger import TaggingTransformer
-
-            return TaggingTransformer.from_dict(data, tokenizer_folder, tokenizer_loader=tokenizer_loader)
+        kind = preprocessor_class(data.get("preprocessor", "transformer"))
+        if kind is not cls and issubclass(kind, cls):
+            return kind.from_dict(data, tokenizer_folder, tokenizer_loader=tokenizer_loader)
         labels = label_encoder_from_dict(data["labels"])
         class_names = getattr(labels, "class_names", None)
         t = cls(data["model_name"], maxlen=int(data["maxlen"]), class_names=class_names, verbose=0)
@@ -1209,3 +1238,6 @@ class Transformer:
 
     def save_tokenizer(self, folder: Path) -> None:
         self.tokenizer.save_pretrained(str(folder))
+
+
+register_preprocessor("transformer", Transformer)

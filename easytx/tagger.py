@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _env  # noqa: F401
 from .errors import ConfigError, DataError
-from .preprocess import Transformer, TransformerDataset, _sample_mapping
+from .preprocess import Transformer, TransformerDataset, _sample_mapping, register_preprocessor
 from .tagging import IGNORE_INDEX, TagLabels, align_labels, check_scheme_name, check_tagged, split_words
 from .windows import check_windows, gather_tokens, token_plan
 
@@ -519,6 +519,9 @@ class TaggingTransformer(Transformer):
                 f"{data['input_names']}."
             )
         return t
+
+
+register_preprocessor("tagging", TaggingTransformer)
 
 
 def _has_tokens(word: str) -> bool:
