@@ -125,10 +125,18 @@ def worker(engine: str, folder: str, request: str, out: str) -> None:
         "p95_ms": 1000 * float(np.percentile(latencies, 95)),
         "labels": [x.item() if hasattr(x, "item") else x for x in labels],
         "proba": proba.tolist(),
-        "accuracy": float(np.mean([str(p) == str(g) for p, g in zip(labels, gold)])),
+        "accuracy": float(np.mean([str(p) in (str(g), _name(g)) for p, g in zip(labels, gold)])),
         "tensorflow_loaded": "tensorflow" in sys.modules,
     }
     Path(out).write_text(json.dumps(result))
+
+
+def _name(label: int) -> str:
+    """SST-2's class name for a 0/1 label (predictors trained with named classes answer names)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from sst2 import CLASS_NAMES
+
+    return CLASS_NAMES[int(label)]
 
 
 def _env(engine: str, shim: Path) -> dict:
