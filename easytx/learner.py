@@ -72,7 +72,44 @@ def _keras3_adamw() -> Any:
             def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> Any:
                 if self.head_multiplier != 1.0 and self._var_key(variable) in self._head_keys:
                     learning_rate = learning_rate * self.head_multiplier
-                return super().update_step(gradient, variable, learning_rate)
+                handles = self._fused_handles(variable)
+                if handles is None or isinstance(gradient, tf.IndexedSlices):
+                    return super().update_step(gradient, variable, learning_rate)
+                # Adam's step in one kernel (TensorFlow's ApplyAdam: the same formula as Keras'
+                # update_step, with epsilon added to sqrt(v)), instead of about a dozen separate
+                # element-wise ops that each read and write the variable's size in memory
+                dtype = variable.dtype
+                step = tf.cast(self.iterations + 1, dtype)
+                beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+                return tf.raw_ops.ResourceApplyAdam(
+                    var=handles[0],
+                    m=handles[1],
+                    v=handles[2],
+                    beta1_power=tf.pow(beta_1, step),
+                    beta2_power=tf.pow(beta_2, step),
+                    lr=tf.cast(learning_rate, dtype),
+                    beta1=beta_1,
+                    beta2=beta_2,
+                    epsilon=tf.cast(self.epsilon, dtype),
+                    grad=tf.cast(gradient, dtype),
+                    use_locking=False,
+                )
+
+            def _fused_handles(self, variable: Any) -> tuple | None:
+                """Resource handles of the variable and its two moments, or None (amsgrad, or a
+                variable that is not a plain float32 resource variable) for Keras' own step."""
+                if self.amsgrad or variable.dtype != "float32":
+                    return None
+                index = self._get_variable_index(variable)
+                out = []
+                for v in (variable, self._momentums[index], self._velocities[index]):
+                    # Keras' TensorFlow optimizer passes the tf.Variable inside a Keras variable
+                    inner = v if isinstance(v, tf.Variable) else getattr(v, "value", None)
+                    handle = getattr(inner, "handle", None) if isinstance(inner, tf.Variable) else None
+                    if handle is None or getattr(handle, "dtype", None) != tf.resource:
+                        return None
+                    out.append(handle)
+                return tuple(out)
 
         _ADAMW["keras3"] = AdamW
     return _ADAMW["keras3"]

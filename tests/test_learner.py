@@ -390,3 +390,44 @@ def test_head_lr_multiplier_is_checked(tiny_bert, small_data):
     for bad in (0, -1.0, float("nan"), "10", True):
         with pytest.raises(ConfigError, match="head_lr_multiplier.*Received"):
             easytx.get_learner(t.get_classifier(seed=0), trn, head_lr_multiplier=bad)
+
+
+def test_keras3_adam_step_is_one_fused_kernel_with_keras_results(tiny_bert, small_data):
+    # easytx's Keras 3 AdamW runs each variable's Adam step as TensorFlow's fused ApplyAdam: the
+    # weights after three steps (a moving beta_1, weight decay, a scaled head) equal those of
+    # Keras' own AdamW from the same weights and gradients, and the traced step holds the kernel
+    import keras
+    import tensorflow as tf
+
+    train, _ = small_data
+    t = text.Transformer(tiny_bert, maxlen="auto")
+    trn = t.preprocess_train(train)
+    learner = easytx.get_learner(t.get_classifier(seed=0, backend="keras3"), trn, seed=0, weight_decay=0.01)
+    fused = learner.model.optimizer
+    variables = learner.model.trainable_variables
+    twins = [keras.Variable(v.numpy(), name=f"twin_{i}") for i, v in enumerate(variables)]
+    reference = keras.optimizers.AdamW(
+        learning_rate=1e-3, weight_decay=0.01, beta_1=tf.Variable(0.9, trainable=False), epsilon=1e-7
+    )
+    no_decay = {id(v) for v in backend.no_decay_variables(learner.model)}
+    assert 0 < len(no_decay) < len(variables)
+    reference.exclude_from_weight_decay(var_list=[w for v, w in zip(variables, twins) if id(v) in no_decay])
+    reference.build(twins)
+    fused.learning_rate = 1e-3
+    rng = np.random.default_rng(0)
+    for beta_1 in (0.95, 0.9, 0.85):  # one-cycle moves beta_1 every batch
+        fused.beta_1.assign(beta_1)
+        reference.beta_1.assign(beta_1)
+        grads = [rng.normal(size=tuple(v.shape)).astype("float32") for v in variables]
+        fused.apply_gradients(zip(grads, variables))
+        reference.apply_gradients(zip(grads, twins))
+    for v, twin in zip(variables, twins):
+        np.testing.assert_allclose(v.numpy(), twin.numpy(), rtol=0, atol=1e-6)
+
+    @tf.function
+    def step(grads):
+        fused.apply(grads, variables)
+
+    graph = step.get_concrete_function([tf.zeros(v.shape) for v in variables]).graph
+    kernels = [op for op in graph.get_operations() if op.type == "ResourceApplyAdam"]
+    assert len(kernels) == len(variables)
