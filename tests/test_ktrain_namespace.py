@@ -218,6 +218,30 @@ def test_texts_from_folder_keeps_only_the_named_classes(tiny_bert, tmp_path):
     assert (trn.nsamples(), val.nsamples()) == (3, 1)
 
 
+def test_texts_from_folder_detects_each_files_encoding(tiny_bert, tmp_path, capsys):
+    # one GBK file of Chinese and one latin-1 file of French: each decoded as its own encoding
+    chinese, french = "这本书写得很好，我非常喜欢", "Le café était très bon, déçu par la fin."
+    for split in ("train", "test"):
+        for label in ("pos", "neg"):
+            (tmp_path / split / label).mkdir(parents=True)
+        (tmp_path / split / "pos" / "zh.txt").write_bytes(chinese.encode("gbk"))
+        (tmp_path / split / "neg" / "fr.txt").write_bytes(french.encode("latin-1"))
+        (tmp_path / split / "neg" / "en.txt").write_text("plain ascii text.", encoding="utf-8")
+    trn, val, _ = txt.texts_from_folder(
+        tmp_path, maxlen=16, preprocess_mode="distilbert", model=tiny_bert, verbose=1
+    )
+    assert (
+        sorted(trn.dataset.texts)
+        == sorted(val.dataset.texts)
+        == sorted([chinese, french, "plain ascii text."])
+    )
+    out = capsys.readouterr().out
+    assert "detected encodings: utf-8 (2 files), cp1252 (2 files), gb18030 (2 files)" in out
+    # a given encoding is used as it is
+    with pytest.raises(easytx.errors.DataError, match="not valid utf-8"):
+        txt.texts_from_folder(tmp_path, encoding="utf-8", preprocess_mode="distilbert", model=tiny_bert)
+
+
 def test_csv_encoding_is_detected_and_empty_texts_filled(tiny_bert, tmp_path, capsys):
     path = tmp_path / "hotel.csv"
     reviews = ["房间很干净，服务很好，早餐也不错，下次还会再来", "房间太小了，隔音很差，晚上很吵"]
