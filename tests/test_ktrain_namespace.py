@@ -7,6 +7,7 @@ multi-label flow: ktrain's names, argument order and return values, run on easyt
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -278,6 +279,42 @@ def test_print_functions_list_ktrains_names(capsys):
     out = capsys.readouterr().out
     assert "distilbert: " in out and "nbsvm: " in out and "linreg: " in out and "bilstm-transformer" in out
     assert "nbsvm: NBSVM model [http://www.aclweb.org/anthology/P12-2018]  [not in easytx" in out
+
+
+def test_checkpoints_are_named_and_loaded_as_in_ktrain(tiny_bert, small_data, tmp_path):
+    train, test = small_data
+    trn, val, preproc = txt.texts_from_array(
+        train.texts, train.labels, test.texts, test.labels, None,
+        preprocess_mode="distilbert", maxlen=24, verbose=0, model=tiny_bert,
+    )  # fmt: skip
+    set_random_seed(0)
+    model = txt.text_classifier("distilbert", train_data=trn, preproc=preproc, verbose=0)
+    learner = ktrain.get_learner(model, train_data=trn, val_data=val, batch_size=32)
+    hist = learner.fit_onecycle(1e-3, 2, checkpoint_folder=str(tmp_path / "ckpt"), verbose=0)
+    # ktrain's ModelCheckpoint names: weights-{epoch:02d}-{val_loss:.2f}.hdf5 with validation data
+    names = [f"weights-{e + 1:02d}-{loss:.2f}.hdf5" for e, loss in enumerate(hist.history["val_loss"])]
+    assert sorted(p.name for p in (tmp_path / "ckpt").glob("*.hdf5")) == names
+    assert not list((tmp_path / "ckpt").glob("weights-*.h5"))  # one weights file per epoch
+    after = learner.predict()
+    # what a ktrain script does with them: recreate the model, model.load_weights(file)
+    set_random_seed(1)
+    fresh = txt.text_classifier("distilbert", train_data=trn, preproc=preproc, verbose=0)
+    fresh.load_weights(str(tmp_path / "ckpt" / names[-1]))
+    learner.model.load_weights(str(tmp_path / "ckpt" / names[0]))
+    assert not np.allclose(learner.predict(), after, atol=1e-6)
+    learner.set_model(fresh)
+    np.testing.assert_allclose(learner.predict(), after, atol=1e-5)
+    # easytx's resume reads the ktrain-named files (progress.json names them): back to epoch 1
+    progress = json.loads((tmp_path / "ckpt" / "progress.json").read_text())
+    assert progress["weights"] == names[-1] and progress["weights_files"] == {"1": names[0], "2": names[1]}
+    progress.update(epoch=1, weights=names[0], schedule_step=learner.steps_per_epoch)
+    (tmp_path / "ckpt" / "progress.json").write_text(json.dumps(progress))
+    hist = learner.fit_onecycle(1e-3, 2, checkpoint_folder=str(tmp_path / "ckpt"), resume=True, verbose=0)
+    assert len(hist.history["val_loss"]) == 1
+    # without validation data: weights-{epoch:02d}.hdf5
+    learner = ktrain.get_learner(fresh, train_data=trn, batch_size=32)
+    learner.fit(1e-4, 1, checkpoint_folder=tmp_path / "no_val", verbose=0)
+    assert [p.name for p in (tmp_path / "no_val").glob("*.hdf5")] == ["weights-01.hdf5"]
 
 
 def test_fit_early_stopping_needs_validation_data(tiny_bert, small_data):

@@ -69,8 +69,11 @@ def _valley(lrs: list, losses: list) -> float:
 class Learner(base_learner.Learner):
     """easytx's Learner with ktrain's signatures and return values (see the module docstring).
 
-    Build it with :func:`get_learner`. ``freeze``, ``unfreeze``, ``lr_plot``'s figure,
-    ``plot`` and the callbacks are easytx's.
+    With ``checkpoint_folder=`` the fit methods write each epoch's weights under ktrain's names
+    (``weights-01-0.42.hdf5``, or ``weights-01.hdf5`` without validation data), h5 files that
+    ``learner.model.load_weights(path)`` reads; the folder also holds easytx's optimizer state and
+    ``progress.json``, so ``resume=True`` works as in easytx. Build it with :func:`get_learner`.
+    ``freeze``, ``unfreeze``, ``lr_plot``'s figure, ``plot`` and the callbacks are easytx's.
     """
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -81,6 +84,13 @@ class Learner(base_learner.Learner):
         save_weights_h5(self.model, self._original_weights)
 
     # ------------------------------------------------------------------ training
+    def _checkpoint_weights_name(self, epoch: int, logs: dict) -> str:
+        """ktrain's checkpoint names: ``weights-{epoch:02d}-{val_loss:.2f}.hdf5`` with validation
+        data, else ``weights-{epoch:02d}.hdf5`` (read back with ``learner.model.load_weights``)."""
+        if self.val_data is not None and "val_loss" in logs:
+            return f"weights-{epoch:02d}-{logs['val_loss']:.2f}.hdf5"
+        return f"weights-{epoch:02d}.hdf5"
+
     def _with_lr_history(self, start: int, hist: Any, cycle_momentum: bool = True) -> Any:
         """Add ktrain's per-batch ``lr`` (and ``momentum``, ``iterations``) to the History."""
         if hist is not None:
