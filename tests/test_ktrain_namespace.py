@@ -102,6 +102,62 @@ def test_predictor_saves_loads_and_explains_as_ktrain(kt_classifier, tmp_path):
     assert type(html).__name__ == "HTML" and "excellent" not in html.data  # cut to 4 words
 
 
+def test_onnx_export_and_session_as_in_ktrain(kt_classifier, tmp_path, capsys):
+    pytest.importorskip("tf2onnx")
+    pytest.importorskip("onnxruntime")
+    learner, preproc, *_ = kt_classifier
+    p = ktrain.get_predictor(learner.model, preproc)
+    path = str(tmp_path / "onnx" / "model.onnx")
+    assert p.export_model_to_onnx(path) == path
+    assert "converting to ONNX" in capsys.readouterr().out
+    docs = [POSITIVE_DOC, "the film was awful and boring."]
+    expected = p.predict_proba(docs)
+    # ktrain's recipe: tokenize with the predictor's tokenizer, feed the arrays by name
+    tokenizer = p.preproc.get_tokenizer()
+    for padding in ("max_length", True):
+        tokens = tokenizer(
+            docs, max_length=preproc.maxlen, truncation=True, padding=padding, return_tensors="tf"
+        )
+        tokens = {name: np.atleast_2d(value) for name, value in tokens.items()}
+        sess = p.create_onnx_session(path)
+        logits = sess.run(None, tokens)[0]  # the first output holds the logits, as in ktrain
+        np.testing.assert_allclose(np.exp(logits) / np.exp(logits).sum(1, keepdims=True), expected, atol=1e-4)
+    # quantize=True also writes <name>-quantized.onnx and returns its path
+    quantized = p.export_model_to_onnx(path, quantize=True, target_opset=15, verbose=0)
+    assert quantized == (tmp_path / "onnx" / "model-quantized.onnx").as_posix()
+    logits = p.create_onnx_session(quantized).run(None, tokens)[0]
+    assert list(logits.argmax(1)) == list(expected.argmax(1))
+    with pytest.raises(ConfigError, match="provider='GPU'"):
+        p.create_onnx_session(path, provider="GPU")
+    with pytest.raises(ConfigError, match="opset=9"):
+        p.export_model_to_onnx(path, target_opset=9)
+    with pytest.raises(easytx.errors.ArtifactError, match="that is a folder"):
+        p.export_model_to_onnx(str(tmp_path))
+
+
+def test_tflite_export_as_in_ktrain(kt_classifier, tmp_path, capsys):
+    import tensorflow as tf
+
+    learner, preproc, *_ = kt_classifier
+    p = ktrain.get_predictor(learner.model, preproc)
+    path = str(tmp_path / "model.tflite")
+    assert p.export_model_to_tflite(path) == path
+    assert 'padding="max_length"' in capsys.readouterr().out
+    # ktrain's recipe: pad to maxlen, set each input tensor, the first output holds the logits
+    interpreter = tf.lite.Interpreter(model_path=path)
+    interpreter.allocate_tensors()
+    inputs = p.preproc.get_tokenizer()(
+        POSITIVE_DOC, max_length=preproc.maxlen, padding="max_length", truncation=True, return_tensors="tf"
+    )
+    for detail in interpreter.get_input_details():  # sorted by name: attention_mask, input_ids, ...
+        name = next(n for n in inputs if detail["name"].endswith(f"_{n}:0"))
+        interpreter.set_tensor(detail["index"], inputs[name])
+    interpreter.invoke()
+    logits = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    np.testing.assert_allclose(proba, p.predict_proba([POSITIVE_DOC]), atol=1e-4)
+
+
 def test_ktrain_data_objects(kt_classifier):
     learner, preproc, trn, val, _ = kt_classifier
     assert len(trn) == -(-trn.nsamples() // 16)  # batches, at the learner's batch size
