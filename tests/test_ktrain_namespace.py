@@ -360,6 +360,8 @@ def test_checkpoints_are_named_and_loaded_as_in_ktrain(tiny_bert, small_data, tm
     assert not np.allclose(learner.predict(), after, atol=1e-6)
     learner.set_model(fresh)
     np.testing.assert_allclose(learner.predict(), after, atol=1e-5)
+    with pytest.raises(easytx.errors.ArtifactError, match=r"learner\.model\.load_weights"):
+        learner.load_model(tmp_path / "ckpt" / names[0])
     # easytx's resume reads the ktrain-named files (progress.json names them): back to epoch 1
     progress = json.loads((tmp_path / "ckpt" / "progress.json").read_text())
     assert progress["weights"] == names[-1] and progress["weights_files"] == {"1": names[0], "2": names[1]}

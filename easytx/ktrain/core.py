@@ -407,6 +407,12 @@ class Learner(base_learner.Learner):
     def load_model(self, fpath: str | Path, custom_objects: Any = None, **kwargs: Any) -> None:
         """Load the model :meth:`save_model` wrote (``preproc=`` is accepted, as in ktrain)."""
         del custom_objects, kwargs
+        if Path(fpath).suffix in (".h5", ".hdf5") and Path(fpath).is_file():
+            raise ArtifactError(
+                f"load_model() takes a folder written by learner.save_model(); {fpath} is a weights "
+                f"file (a checkpoint_folder= epoch). Load it as in ktrain: "
+                f"learner.model.load_weights({os.fspath(fpath)!r})."
+            )
         super().load_model(fpath)
 
     def set_model(self, model: Any) -> None:
