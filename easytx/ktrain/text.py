@@ -557,7 +557,9 @@ _CJK_ENCODINGS = ("gb18030", "big5", "cp949", "euc_kr", "cp932", "shift_jis", "e
 
 def _mostly_lone_high_bytes(raw: bytes) -> bool:
     """Whether most non-ASCII bytes stand alone between ASCII bytes, as accented letters do in
-    latin-1 text (a GBK or Shift-JIS character is two bytes, usually both non-ASCII)."""
+    latin-1 text (a GBK or Shift-JIS character is two bytes, usually both non-ASCII). Looks at
+    the first MiB."""
+    raw = raw[: 1 << 20]
     high = [i for i, b in enumerate(raw) if b >= 0x80]
     alone = sum(1 for i in high if (i == 0 or raw[i - 1] < 0x80) and (i + 1 == len(raw) or raw[i + 1] < 0x80))
     return bool(high) and 2 * alone >= len(high)
