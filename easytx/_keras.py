@@ -21,6 +21,7 @@ __all__ = [
     "logits_of",
     "weights_file_name",
     "save_weights_h5",
+    "save_weights_keras2_h5",
     "tf_variable",
     "optimizer_variables",
     "set_random_seed",
@@ -87,6 +88,20 @@ def save_weights_h5(model: Any, path: Any) -> None:
         model.save_weights(str(path))
     else:
         model.save_weights(str(path), save_format="h5")
+
+
+def save_weights_keras2_h5(model: Any, path: Any) -> None:
+    """Write ``model``'s weights (arrays only) as a Keras 2 h5 weights file at ``path``, under any
+    name: the layout ``model.load_weights("....h5" or "....hdf5")`` reads in both Kerases (Keras 3
+    reads its own layout only from ``.weights.h5`` names)."""
+    if not is_keras3_model(model):
+        model.save_weights(str(path), save_format="h5")
+        return
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    with h5py.File(str(path), "w") as handle:
+        legacy_h5_format.save_weights_to_hdf5_group(handle, model)
 
 
 def tf_variable(variable: Any) -> Any:

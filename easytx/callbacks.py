@@ -23,7 +23,7 @@ from . import (
     lr_rules,
     schedules,
 )
-from ._keras import save_weights_h5, weights_file_name
+from ._keras import save_weights_h5, save_weights_keras2_h5, weights_file_name
 
 logger = logging.getLogger(__name__)
 
@@ -297,6 +297,12 @@ class EpochCheckpoint(Callback):
     :class:`BestWeights` that sees each epoch before this callback) it also records the early
     stopping state and the file of the best epoch's weights, so that a resumed run goes on
     counting patience from where it was and can restore the best weights.
+
+    ``weights_name(epoch, logs)`` (1-based epoch, the epoch's logs) names the weights files
+    otherwise (``easytx.ktrain`` names them as ktrain does, ``weights-EE-{val_loss}.hdf5``); a
+    name not ending in ``.weights.h5`` gets the Keras 2 h5 layout, which ``model.load_weights``
+    reads under any ``.h5``/``.hdf5`` name in both Kerases. ``progress.json`` then also lists
+    every epoch's file (``weights_files``).
     """
 
     def __init__(
@@ -306,6 +312,7 @@ class EpochCheckpoint(Callback):
         extra: dict | None = None,
         data: object = None,
         best: BestWeights | None = None,
+        weights_name: Callable[[int, dict], str] | None = None,
     ):
         super().__init__()
         self.folder = Path(folder)
@@ -313,6 +320,20 @@ class EpochCheckpoint(Callback):
         self.extra = extra or {}
         self.data = data
         self.best = best
+        self.weights_name = weights_name
+        self._files: dict[str, str] = {}
+
+    def on_train_begin(self, logs=None):
+        if self.weights_name is not None:  # a resumed run goes on listing the files of its epochs
+            from . import checkpoints
+
+            previous = checkpoints.read_progress(self.folder) or {}
+            self._files = dict(previous.get("weights_files") or {})
+
+    def _name(self, epoch: int, logs: dict | None) -> str:
+        if self.weights_name is None:
+            return weights_file_name(self.model, f"weights-{epoch:02d}")
+        return self.weights_name(epoch, dict(logs or {}))
 
     def on_epoch_end(self, epoch, logs=None):
         if not self.model.distribute_strategy.extended.should_checkpoint:
@@ -320,9 +341,12 @@ class EpochCheckpoint(Callback):
         from . import checkpoints
 
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / weights_file_name(self.model, f"weights-{epoch + 1:02d}")
+        path = self.folder / self._name(epoch + 1, logs)
         tmp = path.with_name(".tmp-" + path.name)  # Keras 3 wants the name to end in .weights.h5
-        save_weights_h5(self.model, tmp)
+        if path.name.endswith(".weights.h5"):
+            save_weights_h5(self.model, tmp)
+        else:
+            save_weights_keras2_h5(self.model, tmp)
         checkpoints._replace(tmp, path)
         optimizer_path = self.folder / f"optimizer-{epoch + 1:02d}.safetensors"
         checkpoints.save_optimizer_state(self.model.optimizer, optimizer_path)
@@ -336,9 +360,13 @@ class EpochCheckpoint(Callback):
             "logs": {k: float(v) for k, v in (logs or {}).items()},
             **self.extra,
         }
+        if self.weights_name is not None:
+            self._files[str(epoch + 1)] = path.name
+            state["weights_files"] = dict(self._files)
         if self.best is not None and self.best.best_epoch is not None:
             state["early_stopping"] = self.best.state()
-            state["best_weights"] = weights_file_name(self.model, f"weights-{self.best.best_epoch:02d}")
+            best = self.best.best_epoch
+            state["best_weights"] = self._files.get(str(best)) or self._name(best, None)
         checkpoints.write_progress(self.folder, state)
         for stale in self.folder.glob("optimizer-*.safetensors"):
             if stale != optimizer_path:

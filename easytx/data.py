@@ -14,7 +14,7 @@ import math
 import numbers
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -674,9 +674,13 @@ def read_folder(
     folder: str | os.PathLike,
     *,
     classes: Sequence[str] | None = None,
-    encoding: str = "utf-8",
+    encoding: str | Callable[[bytes], str] = "utf-8",
 ) -> tuple[list[str], list[str]]:
-    """Read ``folder/<class>/*.txt`` into ``(texts, labels)``; the label is the sub-folder's name."""
+    """Read ``folder/<class>/*.txt`` into ``(texts, labels)``; the label is the sub-folder's name.
+
+    ``encoding`` is one encoding for every file, or a function from a file's bytes to its
+    encoding (``easytx.ktrain.text`` detects each file's).
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"No such folder: {folder}.")
@@ -700,7 +704,8 @@ def read_folder(
         for file in sorted(p for p in class_dir.rglob("*") if p.is_file()):
             if file.name.startswith("."):
                 continue
-            texts.append(_decode(file, file.read_bytes(), encoding))
+            raw = file.read_bytes()
+            texts.append(_decode(file, raw, encoding(raw) if callable(encoding) else encoding))
             labels.append(class_dir.name)
     if not texts:
         raise DataError(f"{folder} holds class folders {[p.name for p in class_dirs]} but no files in them.")

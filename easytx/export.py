@@ -1,4 +1,6 @@
-"""Export a :class:`~easytx.Predictor` for serving without easytx: TF SavedModel and ONNX.
+"""Export a :class:`~easytx.Predictor` for serving without easytx: TF SavedModel and ONNX
+(and one TensorFlow Lite file, :func:`write_tflite`, for ``easytx.ktrain``'s
+``export_model_to_tflite``).
 
 Both formats take **token ids**, not raw strings: the Hugging Face fast tokenizers (Rust) have no
 TensorFlow or ONNX op, so tokenization stays outside the graph. The export ships the tokenizer's
@@ -48,6 +50,7 @@ __all__ = [
     "import_tf2onnx",
     "write_onnx_graph",
     "quantize_int8",
+    "write_tflite",
 ]
 
 FORMATS = ("saved_model", "onnx")
@@ -67,13 +70,14 @@ def _activation(task_name: str) -> str | None:
     return None
 
 
-def _serving_function(predictor: Any) -> tuple[Any, dict, str | None]:
-    """A ``tf.function`` from named int32 token inputs to ``logits`` (and ``probabilities``)."""
+def _serving_function(predictor: Any, seq_len: int | None = None) -> tuple[Any, dict, str | None]:
+    """A ``tf.function`` from named int32 token inputs to ``logits`` (and ``probabilities``);
+    ``seq_len`` fixes the inputs' second axis (TFLite), ``None`` leaves it free."""
     import tensorflow as tf
 
     model = predictor.model
     names = [*predictor.preproc.input_names, "attention_mask"]
-    spec = {name: tf.TensorSpec((None, None), tf.int32, name=name) for name in names}
+    spec = {name: tf.TensorSpec((None, seq_len), tf.int32, name=name) for name in names}
     activation = _activation(predictor.task.name)
 
     @tf.function(input_signature=[spec])
@@ -279,6 +283,75 @@ def write_onnx_graph(predictor: Any, path: str | os.PathLike, *, opset: int = DE
         "inputs": list(spec),
         "outputs": ["logits", *(["probabilities"] if activation else [])],
         "opset": opset,
+    }
+
+
+def write_tflite(predictor: Any, path: str | os.PathLike) -> dict:
+    """Write ``predictor``'s model as one TensorFlow Lite file: the graph of :func:`write_onnx_graph`
+    with int32 token inputs of shape ``(batch, maxlen)`` (pad every text to the predictor's
+    ``maxlen``), outputs ``logits`` (first) and ``probabilities`` for classification.
+
+    TFLite's builtin operations are used alone when they suffice (the BERT family on both
+    backends), so any TFLite interpreter runs the file; otherwise TensorFlow's own operations are
+    added (the interpreter then needs the Flex delegate), with a warning.
+
+    Returns
+    -------
+    dict
+        ``{"inputs": [...], "outputs": [...], "maxlen": maxlen, "select_tf_ops": bool}``.
+
+    Raises
+    ------
+    ConfigError
+        TensorFlow's converter cannot convert the model; the message names the ONNX export.
+    """
+    import tensorflow as tf
+
+    from ._keras import tf_variable
+
+    maxlen = int(predictor.preproc.maxlen_)
+    serve, spec, activation = _serving_function(predictor, seq_len=maxlen)
+    holder = tf.Module()  # the variables the converter freezes into the file (tf.Variables)
+    holder.weights = [tf_variable(v) for v in predictor.model.weights]
+    concrete = serve.get_concrete_function()
+
+    def convert(ops: list) -> bytes:
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
+        converter.target_spec.supported_ops = ops
+        return converter.convert()
+
+    select = False
+    try:
+        data = convert([tf.lite.OpsSet.TFLITE_BUILTINS])
+    except Exception:  # noqa: BLE001 - the converter raises several error classes
+        try:
+            data = convert([tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS])
+        except Exception as exc:  # noqa: BLE001
+            raise ConfigError(
+                f"TensorFlow's TFLite converter cannot convert this {type(predictor.model).__name__} "
+                f"({type(exc).__name__}: {str(exc)[:300]}). Export to ONNX instead: "
+                "predictor.export(folder, format='onnx') (easytx.ktrain: "
+                "predictor.export_model_to_onnx(path)), which onnxruntime runs without TensorFlow."
+            ) from None
+        select = True
+        logger.warning(
+            "%s needs TensorFlow operations beyond TFLite's builtins: run it with an interpreter "
+            "that has the Flex delegate (the tensorflow package's tf.lite.Interpreter), or export "
+            "to ONNX instead.",
+            path,
+        )
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return {
+        "inputs": list(spec),
+        "outputs": ["logits", *(["probabilities"] if activation else [])],
+        "maxlen": maxlen,
+        "select_tf_ops": select,
     }
 
 

@@ -232,6 +232,10 @@ class Learner:
     momentum and loss of every training batch so far).
     """
 
+    #: ``(epoch, logs) -> file name`` of each checkpointed epoch's weights; ``None`` keeps
+    #: ``weights-EE.h5`` (``easytx.ktrain``'s Learner names them as ktrain does)
+    _checkpoint_weights_name: Any = None
+
     def __init__(
         self,
         model: Any,
@@ -451,7 +455,14 @@ class Learner:
         if checkpoint_folder is not None:
             extra = {"run": run or {}, "steps_per_epoch": self.steps_per_epoch, "epochs": epochs}
             cbs.append(
-                cb.EpochCheckpoint(checkpoint_folder, driver, extra=extra, data=self.train_data, best=best)
+                cb.EpochCheckpoint(
+                    checkpoint_folder,
+                    driver,
+                    extra=extra,
+                    data=self.train_data,
+                    best=best,
+                    weights_name=self._checkpoint_weights_name,
+                )
             )
         if log_dir is not None and chief:
             cbs += cb.log_callbacks(Path(log_dir), self.model, append=state is not None)

@@ -7,6 +7,7 @@ multi-label flow: ktrain's names, argument order and return values, run on easyt
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -99,6 +100,62 @@ def test_predictor_saves_loads_and_explains_as_ktrain(kt_classifier, tmp_path):
     assert int(np.argmax(p.predict_proba([POSITIVE_DOC])[0])) == 1
     html = p.explain(POSITIVE_DOC, truncate_len=4)
     assert type(html).__name__ == "HTML" and "excellent" not in html.data  # cut to 4 words
+
+
+def test_onnx_export_and_session_as_in_ktrain(kt_classifier, tmp_path, capsys):
+    pytest.importorskip("tf2onnx")
+    pytest.importorskip("onnxruntime")
+    learner, preproc, *_ = kt_classifier
+    p = ktrain.get_predictor(learner.model, preproc)
+    path = str(tmp_path / "onnx" / "model.onnx")
+    assert p.export_model_to_onnx(path) == path
+    assert "converting to ONNX" in capsys.readouterr().out
+    docs = [POSITIVE_DOC, "the film was awful and boring."]
+    expected = p.predict_proba(docs)
+    # ktrain's recipe: tokenize with the predictor's tokenizer, feed the arrays by name
+    tokenizer = p.preproc.get_tokenizer()
+    for padding in ("max_length", True):
+        tokens = tokenizer(
+            docs, max_length=preproc.maxlen, truncation=True, padding=padding, return_tensors="tf"
+        )
+        tokens = {name: np.atleast_2d(value) for name, value in tokens.items()}
+        sess = p.create_onnx_session(path)
+        logits = sess.run(None, tokens)[0]  # the first output holds the logits, as in ktrain
+        np.testing.assert_allclose(np.exp(logits) / np.exp(logits).sum(1, keepdims=True), expected, atol=1e-4)
+    # quantize=True also writes <name>-quantized.onnx and returns its path
+    quantized = p.export_model_to_onnx(path, quantize=True, target_opset=15, verbose=0)
+    assert quantized == (tmp_path / "onnx" / "model-quantized.onnx").as_posix()
+    logits = p.create_onnx_session(quantized).run(None, tokens)[0]
+    assert list(logits.argmax(1)) == list(expected.argmax(1))
+    with pytest.raises(ConfigError, match="provider='GPU'"):
+        p.create_onnx_session(path, provider="GPU")
+    with pytest.raises(ConfigError, match="opset=9"):
+        p.export_model_to_onnx(path, target_opset=9)
+    with pytest.raises(easytx.errors.ArtifactError, match="that is a folder"):
+        p.export_model_to_onnx(str(tmp_path))
+
+
+def test_tflite_export_as_in_ktrain(kt_classifier, tmp_path, capsys):
+    import tensorflow as tf
+
+    learner, preproc, *_ = kt_classifier
+    p = ktrain.get_predictor(learner.model, preproc)
+    path = str(tmp_path / "model.tflite")
+    assert p.export_model_to_tflite(path) == path
+    assert 'padding="max_length"' in capsys.readouterr().out
+    # ktrain's recipe: pad to maxlen, set each input tensor, the first output holds the logits
+    interpreter = tf.lite.Interpreter(model_path=path)
+    interpreter.allocate_tensors()
+    inputs = p.preproc.get_tokenizer()(
+        POSITIVE_DOC, max_length=preproc.maxlen, padding="max_length", truncation=True, return_tensors="tf"
+    )
+    for detail in interpreter.get_input_details():  # sorted by name: attention_mask, input_ids, ...
+        name = next(n for n in inputs if detail["name"].endswith(f"_{n}:0"))
+        interpreter.set_tensor(detail["index"], inputs[name])
+    interpreter.invoke()
+    logits = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    np.testing.assert_allclose(proba, p.predict_proba([POSITIVE_DOC]), atol=1e-4)
 
 
 def test_ktrain_data_objects(kt_classifier):
@@ -218,6 +275,30 @@ def test_texts_from_folder_keeps_only_the_named_classes(tiny_bert, tmp_path):
     assert (trn.nsamples(), val.nsamples()) == (3, 1)
 
 
+def test_texts_from_folder_detects_each_files_encoding(tiny_bert, tmp_path, capsys):
+    # one GBK file of Chinese and one latin-1 file of French: each decoded as its own encoding
+    chinese, french = "这本书写得很好，我非常喜欢", "Le café était très bon, déçu par la fin."
+    for split in ("train", "test"):
+        for label in ("pos", "neg"):
+            (tmp_path / split / label).mkdir(parents=True)
+        (tmp_path / split / "pos" / "zh.txt").write_bytes(chinese.encode("gbk"))
+        (tmp_path / split / "neg" / "fr.txt").write_bytes(french.encode("latin-1"))
+        (tmp_path / split / "neg" / "en.txt").write_text("plain ascii text.", encoding="utf-8")
+    trn, val, _ = txt.texts_from_folder(
+        tmp_path, maxlen=16, preprocess_mode="distilbert", model=tiny_bert, verbose=1
+    )
+    assert (
+        sorted(trn.dataset.texts)
+        == sorted(val.dataset.texts)
+        == sorted([chinese, french, "plain ascii text."])
+    )
+    out = capsys.readouterr().out
+    assert "detected encodings: utf-8 (2 files), cp1252 (2 files), gb18030 (2 files)" in out
+    # a given encoding is used as it is
+    with pytest.raises(easytx.errors.DataError, match="not valid utf-8"):
+        txt.texts_from_folder(tmp_path, encoding="utf-8", preprocess_mode="distilbert", model=tiny_bert)
+
+
 def test_csv_encoding_is_detected_and_empty_texts_filled(tiny_bert, tmp_path, capsys):
     path = tmp_path / "hotel.csv"
     reviews = ["房间很干净，服务很好，早餐也不错，下次还会再来", "房间太小了，隔音很差，晚上很吵"]
@@ -254,6 +335,44 @@ def test_print_functions_list_ktrains_names(capsys):
     out = capsys.readouterr().out
     assert "distilbert: " in out and "nbsvm: " in out and "linreg: " in out and "bilstm-transformer" in out
     assert "nbsvm: NBSVM model [http://www.aclweb.org/anthology/P12-2018]  [not in easytx" in out
+
+
+def test_checkpoints_are_named_and_loaded_as_in_ktrain(tiny_bert, small_data, tmp_path):
+    train, test = small_data
+    trn, val, preproc = txt.texts_from_array(
+        train.texts, train.labels, test.texts, test.labels, None,
+        preprocess_mode="distilbert", maxlen=24, verbose=0, model=tiny_bert,
+    )  # fmt: skip
+    set_random_seed(0)
+    model = txt.text_classifier("distilbert", train_data=trn, preproc=preproc, verbose=0)
+    learner = ktrain.get_learner(model, train_data=trn, val_data=val, batch_size=32)
+    hist = learner.fit_onecycle(1e-3, 2, checkpoint_folder=str(tmp_path / "ckpt"), verbose=0)
+    # ktrain's ModelCheckpoint names: weights-{epoch:02d}-{val_loss:.2f}.hdf5 with validation data
+    names = [f"weights-{e + 1:02d}-{loss:.2f}.hdf5" for e, loss in enumerate(hist.history["val_loss"])]
+    assert sorted(p.name for p in (tmp_path / "ckpt").glob("*.hdf5")) == names
+    assert not list((tmp_path / "ckpt").glob("weights-*.h5"))  # one weights file per epoch
+    after = learner.predict()
+    # what a ktrain script does with them: recreate the model, model.load_weights(file)
+    set_random_seed(1)
+    fresh = txt.text_classifier("distilbert", train_data=trn, preproc=preproc, verbose=0)
+    fresh.load_weights(str(tmp_path / "ckpt" / names[-1]))
+    learner.model.load_weights(str(tmp_path / "ckpt" / names[0]))
+    assert not np.allclose(learner.predict(), after, atol=1e-6)
+    learner.set_model(fresh)
+    np.testing.assert_allclose(learner.predict(), after, atol=1e-5)
+    with pytest.raises(easytx.errors.ArtifactError, match=r"learner\.model\.load_weights"):
+        learner.load_model(tmp_path / "ckpt" / names[0])
+    # easytx's resume reads the ktrain-named files (progress.json names them): back to epoch 1
+    progress = json.loads((tmp_path / "ckpt" / "progress.json").read_text())
+    assert progress["weights"] == names[-1] and progress["weights_files"] == {"1": names[0], "2": names[1]}
+    progress.update(epoch=1, weights=names[0], schedule_step=learner.steps_per_epoch)
+    (tmp_path / "ckpt" / "progress.json").write_text(json.dumps(progress))
+    hist = learner.fit_onecycle(1e-3, 2, checkpoint_folder=str(tmp_path / "ckpt"), resume=True, verbose=0)
+    assert len(hist.history["val_loss"]) == 1
+    # without validation data: weights-{epoch:02d}.hdf5
+    learner = ktrain.get_learner(fresh, train_data=trn, batch_size=32)
+    learner.fit(1e-4, 1, checkpoint_folder=tmp_path / "no_val", verbose=0)
+    assert [p.name for p in (tmp_path / "no_val").glob("*.hdf5")] == ["weights-01.hdf5"]
 
 
 def test_fit_early_stopping_needs_validation_data(tiny_bert, small_data):

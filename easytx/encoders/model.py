@@ -255,7 +255,9 @@ class Backbone(keras.layers.Layer):
             x = self.embeddings_project(x)
         key_mask = None
         if attention_mask is not None:  # bool, so that Keras' autocasting leaves it alone
-            key_mask = ops.not_equal(attention_mask, 0)[:, None, None, :]
+            # (batch, 1, 1, keys); expand_dims, not [:, None, None, :]: TFLite has no builtin for
+            # a strided slice that adds axes, so export_model_to_tflite would need TF's Flex ops
+            key_mask = ops.expand_dims(ops.expand_dims(ops.not_equal(attention_mask, 0), 1), 1)
         hidden = [x] if output_hidden_states else []
         for block in self.blocks:
             x = block(x, key_mask=key_mask, training=training)

@@ -12,6 +12,7 @@ and ``explain`` with an IPython HTML object (``None`` for regression), as ktrain
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import warnings
@@ -27,7 +28,7 @@ from .. import learner as base_learner
 from .._keras import save_weights_h5, weights_file_name
 from ..bindings import metrics_of, preproc_of
 from ..data import check_positive_int
-from ..errors import ConfigError, DataTypeError, EasytxError, NotFittedError
+from ..errors import ArtifactError, ConfigError, DataTypeError, EasytxError, NotFittedError
 from ..inference import predict_logits
 from ..learner import _console
 from ..predictor import Predictor as EasytxPredictor
@@ -69,8 +70,11 @@ def _valley(lrs: list, losses: list) -> float:
 class Learner(base_learner.Learner):
     """easytx's Learner with ktrain's signatures and return values (see the module docstring).
 
-    Build it with :func:`get_learner`. ``freeze``, ``unfreeze``, ``lr_plot``'s figure,
-    ``plot`` and the callbacks are easytx's.
+    With ``checkpoint_folder=`` the fit methods write each epoch's weights under ktrain's names
+    (``weights-01-0.42.hdf5``, or ``weights-01.hdf5`` without validation data), h5 files that
+    ``learner.model.load_weights(path)`` reads; the folder also holds easytx's optimizer state and
+    ``progress.json``, so ``resume=True`` works as in easytx. Build it with :func:`get_learner`.
+    ``freeze``, ``unfreeze``, ``lr_plot``'s figure, ``plot`` and the callbacks are easytx's.
     """
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -81,6 +85,13 @@ class Learner(base_learner.Learner):
         save_weights_h5(self.model, self._original_weights)
 
     # ------------------------------------------------------------------ training
+    def _checkpoint_weights_name(self, epoch: int, logs: dict) -> str:
+        """ktrain's checkpoint names: ``weights-{epoch:02d}-{val_loss:.2f}.hdf5`` with validation
+        data, else ``weights-{epoch:02d}.hdf5`` (read back with ``learner.model.load_weights``)."""
+        if self.val_data is not None and "val_loss" in logs:
+            return f"weights-{epoch:02d}-{logs['val_loss']:.2f}.hdf5"
+        return f"weights-{epoch:02d}.hdf5"
+
     def _with_lr_history(self, start: int, hist: Any, cycle_momentum: bool = True) -> Any:
         """Add ktrain's per-batch ``lr`` (and ``momentum``, ``iterations``) to the History."""
         if hist is not None:
@@ -396,6 +407,12 @@ class Learner(base_learner.Learner):
     def load_model(self, fpath: str | Path, custom_objects: Any = None, **kwargs: Any) -> None:
         """Load the model :meth:`save_model` wrote (``preproc=`` is accepted, as in ktrain)."""
         del custom_objects, kwargs
+        if Path(fpath).suffix in (".h5", ".hdf5") and Path(fpath).is_file():
+            raise ArtifactError(
+                f"load_model() takes a folder written by learner.save_model(); {fpath} is a weights "
+                f"file (a checkpoint_folder= epoch). Load it as in ktrain: "
+                f"learner.model.load_weights({os.fspath(fpath)!r})."
+            )
         super().load_model(fpath)
 
     def set_model(self, model: Any) -> None:
@@ -546,6 +563,144 @@ class Predictor(EasytxPredictor):
     def save(self, fpath: Any, **options: Any) -> None:  # type: ignore[override]
         """Save to the folder ``fpath`` (easytx's format: JSON + safetensors, no pickle)."""
         super().save(fpath, **options)
+
+    # ------------------------------------------------------------------ export
+    def export_model_to_onnx(
+        self,
+        fpath: str | os.PathLike,
+        quantize: bool = False,
+        target_opset: int | None = None,
+        verbose: int = 1,
+    ) -> str:
+        """ktrain's ``export_model_to_onnx``: write the model to the ONNX file ``fpath``.
+
+        The graph is easytx's ONNX export (:func:`easytx.export.write_onnx_graph`): int32 inputs
+        named as the tokenizer names them (``input_ids``, ``token_type_ids`` for BERT,
+        ``attention_mask``) of any batch size and length; outputs ``logits`` (first, as in
+        ktrain) and ``probabilities`` (classification). With ``quantize=True`` an int8 copy is
+        also written next to it, ``<name>-quantized.onnx`` (:func:`easytx.export.quantize_int8`),
+        and its path is returned, as in ktrain. ``target_opset``: the ONNX opset (13 to 18;
+        ``None``: 17).
+
+        Returns
+        -------
+        str
+            ``fpath``, or the quantized file's path with ``quantize=True``.
+
+        Examples
+        --------
+        >>> path = predictor.export_model_to_onnx("/tmp/model.onnx")  # doctest: +SKIP
+        >>> sess = predictor.create_onnx_session(path)  # doctest: +SKIP
+        >>> tokens = predictor.preproc.get_tokenizer()(["a text"], return_tensors="np")  # doctest: +SKIP
+        >>> feed = {i.name: tokens[i.name].astype("int32") for i in sess.get_inputs()}  # doctest: +SKIP
+        >>> logits = sess.run(None, feed)[0]  # doctest: +SKIP
+        """
+        from .. import onnx_engine
+        from ..export import DEFAULT_OPSET, check_opset, import_tf2onnx, quantize_int8, write_onnx_graph
+
+        self._require_tf("export_model_to_onnx()")
+        opset = DEFAULT_OPSET if target_opset is None else check_opset(target_opset)
+        import_tf2onnx()
+        if quantize:
+            onnx_engine._import_onnxruntime()  # said before anything is written
+        path = _export_path(fpath, "export_model_to_onnx", "/tmp/model.onnx")
+        if verbose:
+            _console("converting to ONNX format ... this may take a few moments...")
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            write_onnx_graph(self, tmp, opset=opset)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        result = os.fspath(fpath)
+        if quantize:
+            quantized = path.with_name(f"{path.stem}-quantized{path.suffix}")
+            if verbose:
+                _console("quantizing the ONNX model (int8 weights) ...")
+            quantize_int8(path, quantized)
+            result = quantized.as_posix()
+        if verbose:
+            _console("done.")
+        return result
+
+    def create_onnx_session(
+        self, onnx_model_path: str | os.PathLike, provider: str = "CPUExecutionProvider"
+    ) -> Any:
+        """ktrain's ``create_onnx_session``: an ``onnxruntime.InferenceSession`` for the ONNX file,
+        all graph optimizations on, no fallback to another provider.
+
+        ``sess.run(None, feed)[0]`` gives the logits; ``feed`` maps each of
+        ``sess.get_inputs()``'s names to an int32 array (see :meth:`export_model_to_onnx`).
+        """
+        from .. import onnx_engine
+
+        ort = onnx_engine._import_onnxruntime()
+        providers = list(ort.get_all_providers())
+        if provider not in providers:
+            raise ConfigError(
+                f"`provider` must be one of onnxruntime's execution providers {providers}. "
+                f"Received: provider={provider!r}. CPUExecutionProvider runs everywhere."
+            )
+        path = Path(onnx_model_path)
+        if not path.is_file():
+            raise ArtifactError(
+                f"No ONNX model at {path}. Write one with predictor.export_model_to_onnx({str(path)!r})."
+            )
+        options = onnx_engine.session_options()  # ORT_ENABLE_ALL, onnxruntime's thread counts
+        try:
+            session = ort.InferenceSession(str(path), options, providers=[provider])
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception classes
+            raise ArtifactError(
+                f"onnxruntime cannot load {path} with {provider}: {type(exc).__name__}: {str(exc)[:300]}"
+            ) from exc
+        session.disable_fallback()
+        return session
+
+    def export_model_to_tflite(self, fpath: str | os.PathLike, verbose: int = 1) -> str:
+        """ktrain's ``export_model_to_tflite``: write the model to the TensorFlow Lite file ``fpath``.
+
+        Inputs are int32 ``(batch, maxlen)`` arrays named as the tokenizer names them (TFLite lists
+        them sorted: ``attention_mask``, ``input_ids``, ``token_type_ids``): encode with
+        ``padding="max_length", max_length=predictor.preproc.maxlen``, as ktrain asks. The first
+        output is the logits. See :func:`easytx.export.write_tflite`.
+
+        Returns
+        -------
+        str
+            ``fpath``.
+        """
+        from ..export import write_tflite
+
+        self._require_tf("export_model_to_tflite()")
+        path = _export_path(fpath, "export_model_to_tflite", "/tmp/model.tflite")
+        if verbose:
+            _console("converting to TFLite format ... this may take a few moments...")
+        info = write_tflite(self, path)
+        if verbose:
+            _console("----------------------------------------------")
+            _console(
+                'NOTE: please ensure you use padding="max_length" and '
+                f"max_length={info['maxlen']} when encoding your inputs (int32 arrays)."
+            )
+            _console("----------------------------------------------")
+            _console("done.")
+        return os.fspath(fpath)
+
+
+def _export_path(fpath: Any, method: str, example: str) -> Path:
+    """``fpath`` as a file path whose folder exists (created if missing)."""
+    if not isinstance(fpath, (str, os.PathLike)):
+        raise DataTypeError(
+            f"`fpath` must be a file path such as {example!r}. Received: {type(fpath).__name__}."
+        )
+    path = Path(fpath).expanduser()
+    if path.is_dir():
+        raise ArtifactError(
+            f"{method}(fpath={os.fspath(fpath)!r}): that is a folder; fpath names the file to "
+            f"write, e.g. {example!r}."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def get_predictor(model: Any, preproc: Any, batch_size: int = DEFAULT_BS) -> Predictor:

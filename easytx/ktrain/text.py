@@ -549,8 +549,29 @@ def texts_from_df(
     )
 
 
+#: single-byte encodings preferred for Western text (accented letters between ASCII letters)
+_LATIN_ENCODINGS = ("cp1252", "latin_1", "iso8859_15")
+#: multi-byte encodings preferred, in this order, when a short text fits several equally well
+_CJK_ENCODINGS = ("gb18030", "big5", "cp949", "euc_kr", "cp932", "shift_jis", "euc_jp")
+
+
+def _mostly_lone_high_bytes(raw: bytes) -> bool:
+    """Whether most non-ASCII bytes stand alone between ASCII bytes, as accented letters do in
+    latin-1 text (a GBK or Shift-JIS character is two bytes, usually both non-ASCII). Looks at
+    the first MiB."""
+    raw = raw[: 1 << 20]
+    high = [i for i, b in enumerate(raw) if b >= 0x80]
+    alone = sum(1 for i in high if (i == 0 or raw[i - 1] < 0x80) and (i + 1 == len(raw) or raw[i + 1] < 0x80))
+    return bool(high) and 2 * alone >= len(high)
+
+
 def detect_encoding(raw: bytes) -> str:
-    """The text encoding of ``raw``: UTF-8 when it decodes, else charset-normalizer's guess."""
+    """The text encoding of ``raw``: UTF-8 when it decodes, else a guess.
+
+    The guess is charset-normalizer's when it recognises the language; a short text fits several
+    encodings equally well, and then the common ones win: cp1252/latin-1 when the non-ASCII bytes
+    stand alone (accented letters), else GB18030, Big5, then the Korean and Japanese encodings.
+    """
     try:
         raw.decode("utf-8")
         return "utf-8"
@@ -563,10 +584,28 @@ def detect_encoding(raw: bytes) -> str:
             "The file is not UTF-8 and charset-normalizer is not installed to detect its encoding. "
             "Pass encoding=... (e.g. 'gbk', 'latin-1')."
         ) from None
-    best = from_bytes(raw).best()
-    if best is None:
-        raise DataError("Could not detect the file's text encoding. Pass encoding=... (e.g. 'gbk').")
-    return best.encoding
+    latin = _mostly_lone_high_bytes(raw)
+    results = list(from_bytes(raw))
+    if any(r.coherence > 0 for r in results):
+        return max(results, key=lambda r: r.coherence - r.chaos).encoding
+    prefer = _LATIN_ENCODINGS if latin else _CJK_ENCODINGS
+
+    def rank(item: tuple) -> tuple:
+        order, result = item
+        known = result.encoding in prefer
+        return (result.chaos - (0.1 if known else 0), prefer.index(result.encoding) if known else 99, order)
+
+    if results:
+        best = min(enumerate(results), key=rank)[1].encoding
+        if not latin or best in _LATIN_ENCODINGS:
+            return best
+    if latin:
+        try:
+            raw.decode("cp1252")
+            return "cp1252"
+        except UnicodeDecodeError:
+            return "latin_1"  # decodes any bytes
+    raise DataError("Could not detect the file's text encoding. Pass encoding=... (e.g. 'gbk').")
 
 
 def texts_from_csv(
@@ -639,7 +678,8 @@ def texts_from_folder(
 
     ``train_test_names`` holds one name (``val_pct`` of it becomes validation data) or two.
     ``classes`` picks class folders (others, such as ``extra/``, are skipped); the classes are
-    in sorted order, as in ktrain.
+    in sorted order, as in ktrain. Without ``encoding`` each file's encoding is detected (UTF-8,
+    else a guess such as GB18030 or cp1252, see :func:`detect_encoding`) and printed.
     """
     from ..data import read_folder
 
@@ -650,12 +690,25 @@ def texts_from_folder(
             f"`train_test_names` must hold one or two folder names. Received: {train_test_names!r}"
         )
     datadir = Path(datadir)
-    encoding = encoding or "utf-8"
+    detected: dict[str, int] = {}
+
+    def detect(raw: bytes) -> str:
+        found = detect_encoding(raw)
+        detected[found] = detected.get(found, 0) + 1
+        return found
+
     chosen = None if classes is None else sorted(classes)
-    x_train, y_train = read_folder(datadir / names[0], classes=chosen, encoding=encoding)
+    x_train, y_train = read_folder(datadir / names[0], classes=chosen, encoding=encoding or detect)
     x_test = y_test = None
     if len(names) == 2:
-        x_test, y_test = read_folder(datadir / names[1], classes=chosen, encoding=encoding)
+        x_test, y_test = read_folder(datadir / names[1], classes=chosen, encoding=encoding or detect)
+    if detected and verbose:
+        if len(detected) == 1:
+            _console(f"detected encoding: {next(iter(detected))}")
+        else:
+            counts = sorted(detected.items(), key=lambda kv: -kv[1])
+            found = ", ".join(f"{name} ({n} files)" for name, n in counts)
+            _console(f"detected encodings: {found} (if wrong, set encoding=...)")
     return _make(
         x_train,
         y_train,
