@@ -264,9 +264,13 @@ class TransformerDataset:
         return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
-#: preprocessor kinds by the name ``to_dict`` writes under ``"preprocessor"`` (the tagging
-#: preprocessor registers itself from :mod:`easytx.tagger`, so that this module never imports it)
+#: preprocessor kinds by the name ``to_dict`` writes under ``"preprocessor"``; each module that
+#: defines one registers it (:mod:`easytx.tagger` registers ``"tagging"``)
 _PREPROCESSORS: dict[str, type] = {}
+
+#: easytx's own kinds defined outside this module, by the module that registers them: loaded on
+#: first use, as plug-ins are (entry-point style), so that this module never imports them
+_BUILTIN_KINDS = {"tagging": "easytx.tagger"}
 
 
 def register_preprocessor(name: str, cls: type) -> None:
@@ -282,15 +286,18 @@ def preprocessor_class(name: str) -> type:
     ArtifactError
         No class is registered under that name.
     """
+    if name not in _PREPROCESSORS and name in _BUILTIN_KINDS:
+        import importlib
+
+        importlib.import_module(_BUILTIN_KINDS[name])  # registers the kind
     try:
         return _PREPROCESSORS[name]
     except KeyError:
-        known = ", ".join(sorted(_PREPROCESSORS))
+        known = ", ".join(sorted(set(_PREPROCESSORS) | set(_BUILTIN_KINDS)))
         raise ArtifactError(
-            f"The preprocessing entry names the preprocessor {name!r}, which nothing "
-            f"has registered (known: {known}). easytx.load_predictor registers every kind "
-            "easytx has; to call Transformer.from_dict yourself, import the module that defines it "
-            "first (easytx.tagger for 'tagging')."
+            f"The preprocessing entry names the preprocessor {name!r}, which nothing has "
+            f"registered (known: {known}): the folder was saved by another version of easytx or "
+            "its easytx.json was edited; register_preprocessor(name, cls) adds a kind."
         ) from None
 
 
