@@ -138,17 +138,11 @@ KNOWN_CYCLES = [{"encoders.model", "encoders.weights"}]
 
 def test_no_import_cycles_between_modules():
     graph = _import_graph()
+    reach = {module: _reach(graph, module) for module in graph}
     cycles = []
     for start in graph:
-        # modules reachable from `start` that reach back to it
-        seen, stack = set(), list(graph[start])
-        while stack:
-            node = stack.pop()
-            if node not in seen:
-                seen.add(node)
-                stack += graph[node]
-        if start in seen:
-            back = {m for m in seen if start in _reach(graph, m)} | {start}
+        if start in reach[start]:  # the modules reachable from `start` that reach back to it
+            back = {m for m in reach[start] if start in reach[m]} | {start}
             if back not in cycles:
                 cycles.append(back)
     unexpected = [sorted(c) for c in cycles if c not in KNOWN_CYCLES]
