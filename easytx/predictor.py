@@ -40,7 +40,6 @@ from .data import (
 from .errors import ArtifactError, ConfigError, DataError, DataTypeError, EasytxError
 from .inference import merge_windows, predict_logits
 from .preprocess import Transformer
-from .tagger import TaggingTransformer  # noqa: F401 - registers the tagging preprocessor for loading
 from .windows import check_window_pooling, check_windows
 
 logger = logging.getLogger(__name__)
