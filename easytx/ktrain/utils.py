@@ -6,6 +6,7 @@ They answer for what :mod:`easytx.ktrain.text` returns (ktrain's ``TransformerDa
 
 from __future__ import annotations
 
+import sys
 import warnings
 from typing import Any
 
@@ -226,9 +227,10 @@ def list2chunks(a: Any, n: int) -> Any:
 
 
 def vprint(s: Any = None, verbose: int = 1) -> None:
-    """Print ``s`` when ``verbose`` (ktrain's progress messages)."""
+    """Write ``s`` and a newline to stdout when ``verbose`` (ktrain's progress messages, character
+    for character as ktrain's ``vprint`` writes them; ``None`` gives an empty line and a newline)."""
     if verbose:
-        print(s or "\n")
+        sys.stdout.write(str(s or "\n") + "\n")
 
 
 def __getattr__(name: str) -> Any:
