@@ -434,6 +434,8 @@ def build_model(
     backend : {"auto", "keras3", "transformers"}, optional
         See :func:`choose_backend` (``None``: ``EASYTX_BACKEND``, default ``"auto"``).
     """
+    if _token_head(Path(source), head, config_overrides):
+        backend = _bilstm_backend(Path(source), backend)
     if choose_backend(Path(source), backend) == "keras3":
         return _build_keras3(
             Path(source),
@@ -453,6 +455,60 @@ def build_model(
         config_overrides=config_overrides,
         strict=strict,
     )
+
+
+def _token_head(source: Path, head: str, config_overrides: dict | None) -> dict | None:
+    """The non-linear token head asked for (in ``config_overrides`` or the saved config), if any."""
+    from .encoders.config import TOKEN_HEAD_KEY
+
+    overrides = config_overrides or {}
+    spec = (
+        overrides[TOKEN_HEAD_KEY]
+        if TOKEN_HEAD_KEY in overrides
+        else _read_config_dict(source).get(TOKEN_HEAD_KEY)
+    )
+    if not spec or (isinstance(spec, dict) and spec.get("kind", "linear") == "linear"):
+        return None
+    if head != "token_classification":
+        raise ConfigError(
+            f"`{TOKEN_HEAD_KEY}` describes a tagging head; it cannot go on a {head!r} model. "
+            "Drop it from the config overrides (or from config.json)."
+        )
+    return spec
+
+
+def _bilstm_backend(source: Path, requested: str | None) -> str:
+    """``"keras3"``: the BiLSTM tagger exists on easytx's Keras 3 encoders only.
+
+    An explicit ``backend="transformers"`` is refused (rather than building transformers' linear
+    head in its place); ``EASYTX_BACKEND=transformers``, a process-wide preference, gives way
+    with an INFO line.
+    """
+    from ._env import BACKEND_ENV, requested_backend
+    from .encoders.config import SUPPORTED_MODEL_TYPES, is_supported
+
+    model_type = _read_config_dict(source).get("model_type", "?")
+    if requested is not None and str(requested).strip().lower() in ("transformers", "legacy"):
+        raise ConfigError(
+            "The BiLSTM tagger ('bilstm-transformer') is built on easytx's Keras 3 encoders; "
+            f"backend={requested!r} was asked for. Use backend='keras3' (or 'auto'), or "
+            "sequence_tagger('transformer', ...) to fine-tune a linear tagging head on the "
+            "transformers backend."
+        )
+    if requested is None and requested_backend() in ("transformers", "legacy"):
+        logger.info(
+            "%s=%s: the BiLSTM tagger is built on easytx's Keras 3 encoders.",
+            BACKEND_ENV,
+            requested_backend(),
+        )
+    if not is_supported(_read_config_dict(source)):
+        raise ConfigError(
+            "The BiLSTM tagger ('bilstm-transformer') runs on easytx's Keras 3 encoders "
+            f"({', '.join(sorted(SUPPORTED_MODEL_TYPES))}); {source} is a {model_type!r} model. "
+            "Pick a model of those families (e.g. bert-base-multilingual-cased, roberta-base), or "
+            "use sequence_tagger('transformer', ...) to fine-tune this one with a linear head."
+        )
+    return "keras3"
 
 
 def _build_keras3(

@@ -76,7 +76,7 @@ def _serving_function(predictor: Any, seq_len: int | None = None) -> tuple[Any, 
     import tensorflow as tf
 
     model = predictor.model
-    names = [*predictor.preproc.input_names, "attention_mask"]
+    names = predictor.preproc.model_input_names
     spec = {name: tf.TensorSpec((None, seq_len), tf.int32, name=name) for name in names}
     activation = _activation(predictor.task.name)
 

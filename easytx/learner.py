@@ -1076,6 +1076,9 @@ class Learner:
         data = val_data if val_data is not None else self.val_data
         if data is None or data.y is None:
             raise ConfigError("No labelled validation data: pass val_data=... here or to get_learner().")
+        preproc = preproc_of(self.model)
+        if preproc is not None:
+            preproc.prepare_dataset(data)
         return data
 
     def predict_proba(self, data: TransformerDataset) -> np.ndarray:
@@ -1437,6 +1440,11 @@ def build_learner(
             f"encoder's). Received: head_lr_multiplier={head_lr_multiplier!r}. Use 1 for one rate "
             "everywhere, or None for the task's default (30 for multi-label, 1 otherwise)."
         )
+    preproc = preproc_of(model)
+    if preproc is not None:  # data made before the model (e.g. a BiLSTM tagger's word ids)
+        for data in (train_data, val_data):
+            if data is not None and not isinstance(data, StreamingDataset):
+                preproc.prepare_dataset(data)
     model = distribute.prepare_model(model, strategy=strategy, mixed_precision=mixed_precision)
     seed = _check_distributed(distribute.strategy_of(model), batch_size, seed)
     if accumulation_steps > 1 and distribute.num_replicas(distribute.strategy_of(model)) > 1:

@@ -215,7 +215,9 @@ class Predictor:
             (``False``); default: the predictor's :attr:`windows` (``True``).
         **options
             Task-specific decoding options, e.g. ``return_tokens=True`` for token classification
-            (``(word, tag)`` pairs instead of entities).
+            (``(word, tag)`` pairs instead of entities; with ``return_scores=True`` and/or
+            ``return_offsets=True`` also each word's tag probability and ``(start, end)``
+            character span).
         """
         allowed = getattr(self.task, "decode_options", ())
         unknown = sorted(set(options) - set(allowed))

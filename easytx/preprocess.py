@@ -609,6 +609,16 @@ class Transformer:
         names = list(getattr(self.tokenizer, "model_input_names", ["input_ids", "attention_mask"]))
         return [n for n in names if n in ("input_ids", "token_type_ids")]
 
+    @property
+    def model_input_names(self) -> list[str]:
+        """Every input the model built from this preprocessor takes (the tokenizer's and
+        ``attention_mask``), in its datasets' order."""
+        return [*self.input_names, "attention_mask"]
+
+    def prepare_dataset(self, data: Any) -> None:
+        """Bring ``data`` (made by this preprocessor) up to the model built from it; nothing to
+        do here (a tagging preprocessor adds the ``word_index`` input a BiLSTM tagger reads)."""
+
     # ------------------------------------------------------------------ fitted state
     def _check_fitted(self) -> None:
         if not hasattr(self, "labels_"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,17 @@ from typing import Any
 import numpy as np
 
 from . import _env  # noqa: F401
-from .errors import ConfigError, DataError
+from .errors import ArtifactError, ConfigError, DataError, NotFittedError
 from .preprocess import Transformer, TransformerDataset, _sample_mapping, register_preprocessor
-from .tagging import IGNORE_INDEX, TagLabels, align_labels, check_scheme_name, check_tagged, split_words
+from .tagging import (
+    IGNORE_INDEX,
+    TagLabels,
+    align_labels,
+    check_scheme_name,
+    check_tagged,
+    first_subtokens,
+    split_words,
+)
 from .windows import check_windows, gather_tokens, token_plan
 
 logger = logging.getLogger(__name__)
@@ -231,6 +240,10 @@ class TaggingTransformer(Transformer):
         self.task.preproc = self  # decode() re-tokenizes texts when it is given no inputs
         self.task_option = self.task
         self.pairs_ = False
+        # ktrain's BiLSTM tagger reads the words too: their vocabulary, once a tagger asks for it
+        self.word_vocab_: list[str] | None = None
+        self._word_counts: Counter | None = None
+        self._word_lookup: dict[str, int] | None = None
 
     # ------------------------------------------------------------------ tokenizer
     @property
@@ -389,15 +402,18 @@ class TaggingTransformer(Transformer):
         self.labels_ = encoder
         rows, label_ids = self._windowed(sentences, label_ids, stats, "training", logging.INFO)
         y = self._labels_array(word_ids, label_ids, self.maxlen_)
-        return TaggedDataset(
-            encoded,
-            y,
-            rows,
-            word_ids,
-            pad_token_id=self._pad_id(),
-            batch_size=self.batch_size,
-            text_index=stats["text_index"],
-            stride=None if stats["text_index"] is None else self.window_stride(),
+        self._word_counts = Counter(w.lower() for words in sentences for w in words)
+        return self._with_word_index(
+            TaggedDataset(
+                encoded,
+                y,
+                rows,
+                word_ids,
+                pad_token_id=self._pad_id(),
+                batch_size=self.batch_size,
+                text_index=stats["text_index"],
+                stride=None if stats["text_index"] is None else self.window_stride(),
+            )
         )
 
     def preprocess_test(
@@ -420,15 +436,17 @@ class TaggingTransformer(Transformer):
         label_ids = None if tags is None else self.labels_.transform(tags, where="test data")
         rows, label_ids = self._windowed(sentences, label_ids, stats, "test", logging.INFO)
         y = None if label_ids is None else self._labels_array(word_ids, label_ids, self.maxlen_)
-        return TaggedDataset(
-            encoded,
-            y,
-            rows,
-            word_ids,
-            pad_token_id=self._pad_id(),
-            batch_size=self.batch_size,
-            text_index=stats["text_index"],
-            stride=None if stats["text_index"] is None else self.window_stride(),
+        return self._with_word_index(
+            TaggedDataset(
+                encoded,
+                y,
+                rows,
+                word_ids,
+                pad_token_id=self._pad_id(),
+                batch_size=self.batch_size,
+                text_index=stats["text_index"],
+                stride=None if stats["text_index"] is None else self.window_stride(),
+            )
         )
 
     preprocess_valid = preprocess_test
@@ -466,21 +484,76 @@ class TaggingTransformer(Transformer):
         )
         self._said_windows = said or stats["text_index"] is not None
         raw = list(texts) if stats["text_index"] is None else [texts[i] for i in stats["text_index"]]
-        return TaggedDataset(
-            encoded,
-            None,
-            rows,
-            word_ids,
-            pad_token_id=self._pad_id(),
-            spans=spans,
-            raw=raw,
-            text_index=stats["text_index"],
-            stride=stride if stats["text_index"] is not None else None,
+        return self._with_word_index(
+            TaggedDataset(
+                encoded,
+                None,
+                rows,
+                word_ids,
+                pad_token_id=self._pad_id(),
+                spans=spans,
+                raw=raw,
+                text_index=stats["text_index"],
+                stride=stride if stats["text_index"] is not None else None,
+            )
         )
 
     def get_classifier(self, **kwargs: Any) -> Any:
-        """Build the TF model with a token-classification head (one output per IOB2 tag)."""
+        """Build the TF model with a token-classification head (one output per IOB2 tag).
+
+        ``easytx_token_head={"kind": "bilstm", ...}`` (see :class:`easytx.encoders.TokenHead`;
+        ``text.sequence_tagger('bilstm-transformer', ...)`` passes it) builds ktrain's BiLSTM
+        tagger: the training words become its vocabulary (:meth:`use_word_index`).
+        """
+        from .encoders.config import TOKEN_HEAD_KEY
+
+        spec = kwargs.get(TOKEN_HEAD_KEY)
+        if isinstance(spec, dict) and spec.get("kind", "linear") != "linear":
+            kwargs[TOKEN_HEAD_KEY] = {**spec, "word_vocab_size": self.use_word_index()}
         return super().get_classifier(**kwargs)
+
+    # ------------------------------------------------------------------ word vocabulary
+    def use_word_index(self) -> int:
+        """Give every dataset of this preprocessor a ``word_index`` input (ktrain's BiLSTM tagger
+        reads the words as well as the transformer); return the vocabulary size.
+
+        The vocabulary is the training words, lowercased, most frequent first, after ids ``0``
+        (not a word's first sub-token) and ``1`` (a word not seen in training), as ktrain's.
+        """
+        self._check_fitted()
+        if self.word_vocab_ is None:
+            if self._word_counts is None:
+                raise NotFittedError(
+                    "This tagging preprocessor was restored without its training words; a BiLSTM "
+                    "tagger needs them. Build it from the preprocessor that ran preprocess_train()."
+                )
+            self.word_vocab_ = [w for w, _ in self._word_counts.most_common()]
+            self._word_lookup = None
+        return len(self.word_vocab_) + 2
+
+    @property
+    def model_input_names(self) -> list[str]:
+        names = super().model_input_names
+        return names if self.word_vocab_ is None else [*names, "word_index"]
+
+    def _word_ids_of(self, words: list, word_ids: list) -> np.ndarray:
+        if self._word_lookup is None:
+            self._word_lookup = {w: i + 2 for i, w in enumerate(self.word_vocab_ or [])}
+        out = np.zeros(len(word_ids), dtype=np.int32)
+        for w, position in first_subtokens(word_ids).items():
+            out[position] = self._word_lookup.get(words[w].lower(), 1)
+        return out
+
+    def _with_word_index(self, data: TaggedDataset) -> TaggedDataset:
+        self.prepare_dataset(data)
+        return data
+
+    def prepare_dataset(self, data: Any) -> None:
+        """Add the ``word_index`` input to ``data`` (made by this preprocessor) when its model
+        reads words (:meth:`use_word_index`) and ``data`` was made before."""
+        if self.word_vocab_ is None or not isinstance(data, TaggedDataset) or "word_index" in data.x:
+            return
+        data.x["word_index"] = [self._word_ids_of(w, ids) for w, ids in zip(data.words, data.word_ids)]
 
     get_tagger = get_classifier
 
@@ -490,6 +563,8 @@ class TaggingTransformer(Transformer):
         data["preprocessor"] = "tagging"
         data["tag_scheme"] = self.labels_.scheme_
         data["add_prefix_space"] = bool(getattr(self, "add_prefix_space_", False))
+        if self.word_vocab_ is not None:
+            data["word_vocab"] = list(self.word_vocab_)
         return data
 
     @classmethod
@@ -512,6 +587,11 @@ class TaggingTransformer(Transformer):
         t.maxlen_ = int(data["maxlen"])
         t.labels_ = label_encoder_from_dict(data["labels"])
         t._restore_windows(data)
+        vocab = data.get("word_vocab")
+        if vocab is not None:
+            if not isinstance(vocab, list) or not all(isinstance(w, str) for w in vocab):
+                raise ArtifactError("`word_vocab` in the predictor's preprocessing must be a list of words.")
+            t.word_vocab_ = vocab
         names = t.input_names
         if names != data["input_names"]:
             raise DataError(

@@ -618,7 +618,7 @@ class TokenClassification(Task):
         "entity_f1": "max",
     }
     #: keyword options :meth:`Predictor.predict` passes on to :meth:`decode`
-    decode_options = ("return_tokens",)
+    decode_options = ("return_tokens", "return_scores", "return_offsets")
 
     def __init__(self) -> None:
         self.preproc = None  # the TaggingTransformer, to re-tokenize texts when decode lacks inputs
@@ -681,20 +681,29 @@ class TokenClassification(Task):
             # as the Predictor encodes them by default: long texts in windows, put back together
             inputs = self.preproc.encode_for_prediction(list(texts), windows=True).per_text()
         return_tokens = bool(context.get("return_tokens", False)) or labels.scheme_ == "none"
+        extras = [bool(context.get(name, False)) for name in ("return_scores", "return_offsets")]
+        if any(extras) and not return_tokens:
+            raise ConfigError(
+                "return_scores= and return_offsets= apply to word tags: pass return_tokens=True as well "
+                "(entities always carry their score and offsets)."
+            )
         out = []
         for row, (words, word_ids) in enumerate(zip(inputs.words, inputs.word_ids)):
             ids, scores, _ = word_predictions(proba[row], word_ids, len(words))
             tags = labels.inverse_transform([ids])[0]  # in the training data's scheme
-            if return_tokens:
-                out.append(list(zip(words, tags)))
-                continue
-            iob2 = [labels.classes_[i] for i in ids]
             if inputs.spans is not None:
                 text, spans = inputs.raw[row], inputs.spans[row]
             else:  # pre-split words: offsets into the words joined by spaces
                 text = " ".join(words)
                 ends = np.cumsum([len(w) + 1 for w in words]) - 1
                 spans = [(int(e) - len(w), int(e)) for w, e in zip(words, ends)]
+            if return_tokens:
+                columns = [words, tags]
+                columns += [scores] if extras[0] else []
+                columns += [[(int(a), int(b)) for a, b in spans]] if extras[1] else []
+                out.append(list(zip(*columns)))
+                continue
+            iob2 = [labels.classes_[i] for i in ids]
             out.append(entities_with_offsets(text, spans, iob2, scores))
         return out
 

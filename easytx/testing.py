@@ -29,6 +29,7 @@ __all__ = [
     "keyword_dataset",
     "long_keyword_dataset",
     "entity_dataset",
+    "write_conll",
     "multilabel_dataset",
     "regression_dataset",
     "pair_dataset",
@@ -211,6 +212,16 @@ def entity_dataset(n: int = 200, *, seed: int = 0) -> tuple[list[list[str]], lis
         sentences.append(words)
         tags.append(labels)
     return sentences, tags
+
+
+def write_conll(path: Path, sentences: list, tags: list, extra_column: bool = True) -> Path:
+    """Write sentences and tags as a CoNLL-2003 file (``word POS tag``, ``-DOCSTART-`` first)."""
+    lines = ["-DOCSTART- -X- O", ""]
+    for words, labels in zip(sentences, tags):
+        lines += [f"{w} NNP {t}" if extra_column else f"{w} {t}" for w, t in zip(words, labels)]
+        lines.append("")
+    Path(path).write_text("\n".join(lines), encoding="utf-8")
+    return Path(path)
 
 
 def multilabel_dataset(n: int = 200, *, seed: int = 0) -> tuple[list[str], list[list[str]]]:

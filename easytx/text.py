@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .data import check_columns, check_unique_columns, read_folder, read_table, train_test_split
+from .encoders.config import TOKEN_HEAD_KEY
 from .errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # imported lazily at run time (they load TensorFlow)
@@ -379,7 +380,8 @@ def texts_from_folder(
 
 
 # ---------------------------------------------------------------------------------------- tagging
-_KTRAIN_TAGGERS = ("transformer", "bilstm-transformer", "bilstm-bert", "bilstm-crf", "bilstm", "bigru")
+_KTRAIN_TAGGERS = ("transformer", "bilstm-transformer", "bilstm-bert")
+_WORD_VECTOR_TAGGERS = ("bilstm", "bilstm-crf", "bilstm-elmo", "bilstm-crf-elmo")
 
 
 def _tagging_model(model: Any, transformer_model: Any = None) -> Any:
@@ -576,27 +578,108 @@ def entities_from_df(
     )
 
 
-def sequence_tagger(name: str, preproc: Any, *, transformer_model: Any = None, **kwargs: Any) -> Any:
+def sequence_tagger(
+    name: str,
+    preproc: Any,
+    *,
+    transformer_model: Any = None,
+    bert_model: Any = None,
+    transformer_layers_to_use: Sequence[int] = (-2,),
+    word_lstm_size: int = 100,
+    fc_dim: int = 100,
+    dropout: float = 0.5,
+    wv_path_or_url: Any = None,
+    **kwargs: Any,
+) -> Any:
     """Build the token-classification model for ``preproc`` (ktrain's ``sequence_tagger``).
 
-    easytx puts a linear token-classification head on the preprocessor's transformer, whatever
-    ktrain architecture ``name`` names (``"bilstm-transformer"``...); ``kwargs`` go to
-    :meth:`TaggingTransformer.get_classifier` (``seed=``, ``pretrained=``, config overrides).
+    Parameters
+    ----------
+    name : {"transformer", "bilstm-transformer", "bilstm-bert"}
+        ``"transformer"`` fine-tunes the transformer with a linear tag layer (easytx's default,
+        see ``docs/ner.md``). ``"bilstm-transformer"`` (alias ``"bilstm-bert"``) is ktrain's
+        tagger: the transformer stays frozen and a BiLSTM reads its hidden states
+        ``transformer_layers_to_use`` (dropout ``dropout``, ``word_lstm_size`` units per
+        direction, a ``fc_dim`` tanh layer, the tag layer); it trains with ktrain's recipe
+        (``learner.fit(0.01, ...)``) on easytx's Keras 3 encoders (BERT, RoBERTa, DistilBERT,
+        ELECTRA families). ktrain's word-vector taggers (``"bilstm"``, ``"bilstm-crf"`` and the
+        ELMo ones) are not offered: the error says what to use.
+    preproc : TaggingTransformer
+        From ``entities_from_conll2003/_txt/_df/_array``.
+    transformer_model, bert_model : str, optional
+        ktrain's way to name the model; easytx takes it from ``preproc`` (it must match).
+    wv_path_or_url : None
+        fastText vectors (ktrain) are not supported; pass ``None``.
+    **kwargs
+        To :meth:`TaggingTransformer.get_classifier` (``seed=``, ``pretrained=``, config overrides).
     """
     from .tagger import TaggingTransformer
 
-    if name not in _KTRAIN_TAGGERS:
-        raise ConfigError(f"Unknown tagger {name!r}; expected one of {list(_KTRAIN_TAGGERS)}.")
+    spec = tagger_head(
+        name,
+        transformer_layers_to_use=transformer_layers_to_use,
+        word_lstm_size=word_lstm_size,
+        fc_dim=fc_dim,
+        dropout=dropout,
+        wv_path_or_url=wv_path_or_url,
+    )
     if not isinstance(preproc, TaggingTransformer):
         raise ConfigError(
             "`preproc` must come from text.entities_from_conll2003/_txt/_df/_array (a TaggingTransformer). "
             f"Received: {type(preproc).__name__}."
         )
+    transformer_model = transformer_model if transformer_model is not None else bert_model
     if transformer_model is not None and str(transformer_model) != preproc.model_name:
         raise ConfigError(
             f"transformer_model={transformer_model!r} differs from the preprocessor's model "
             f"{preproc.model_name!r}; pass model=... to the entities_from_* loader instead."
         )
-    if name != "transformer":
-        logger.info("sequence_tagger(%r): easytx uses a linear token head on the transformer.", name)
+    if spec is not None:
+        kwargs[TOKEN_HEAD_KEY] = spec
     return preproc.get_classifier(**kwargs)
+
+
+def tagger_head(
+    name: str,
+    *,
+    transformer_layers_to_use: Sequence[int] = (-2,),
+    word_lstm_size: int = 100,
+    fc_dim: int = 100,
+    dropout: float = 0.5,
+    wv_path_or_url: Any = None,
+) -> dict | None:
+    """The model config entry for ktrain tagger ``name`` (``None``: the linear head).
+
+    Raises
+    ------
+    ConfigError
+        ``name`` is unknown, or is one of ktrain's word-vector or ELMo taggers.
+    """
+    if name not in _KTRAIN_TAGGERS:
+        if name in _WORD_VECTOR_TAGGERS:
+            vectors = "word vectors (random or fastText" + (", and ELMo)" if "elmo" in name else ")")
+            raise ConfigError(
+                f"ktrain's {name!r} tagger reads {vectors} without a transformer, which easytx does "
+                "not have. Use 'bilstm-transformer' (ktrain's BiLSTM on transformer features, "
+                "trained with ktrain's recipe) or 'transformer' (the transformer fine-tuned)."
+            )
+        raise ConfigError(f"Unknown tagger {name!r}; expected one of {list(_KTRAIN_TAGGERS)}.")
+    if wv_path_or_url is not None:
+        raise ConfigError(
+            f"wv_path_or_url={wv_path_or_url!r}: fastText word vectors are not supported; the "
+            "transformer's features take their place. Pass wv_path_or_url=None."
+        )
+    if name == "transformer":
+        return None
+    layers = (
+        [transformer_layers_to_use]
+        if isinstance(transformer_layers_to_use, int)
+        else transformer_layers_to_use
+    )
+    return {
+        "kind": "bilstm",
+        "lstm_units": word_lstm_size,
+        "fc_dim": fc_dim,
+        "dropout": dropout,
+        "layers": [int(i) for i in layers],
+    }

@@ -75,7 +75,7 @@ def tagger(model: str) -> None:
     words, tags = entity_dataset(320, seed=0)
     trn, val, preproc = text.entities_from_array(words, tags, model=model, maxlen=48, random_state=0)
     learner = easytx.get_learner(
-        text.sequence_tagger("bilstm-transformer", preproc, seed=0),
+        text.sequence_tagger("transformer", preproc, seed=0),
         train_data=trn,
         val_data=val,
         batch_size=16,

@@ -16,18 +16,9 @@ import easytx
 from easytx import text
 from easytx.errors import ConfigError, DataError
 from easytx.tagging import IGNORE_INDEX, convert_scheme, first_subtokens, get_entities
-from easytx.testing import TINY_HEAD_LR, entity_dataset, free_port, stop_process
+from easytx.testing import TINY_HEAD_LR, entity_dataset, free_port, stop_process, write_conll
 
 SENTENCE = "Angela Merkel visited Paris"
-
-
-def write_conll(path, sentences, tags, extra_column=True):
-    lines = ["-DOCSTART- -X- O", ""]
-    for words, labels in zip(sentences, tags):
-        lines += [f"{w} NNP {t}" if extra_column else f"{w} {t}" for w, t in zip(words, labels)]
-        lines.append("")
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +34,7 @@ def tagger(tiny_bert, conll_files):
     """A tiny BERT tagger trained on generated sentences: (learner, preproc, val)."""
     train, val_file = conll_files
     trn, val, preproc = text.entities_from_conll2003(train, val_filepath=val_file, model=tiny_bert, maxlen=48)
-    model = text.sequence_tagger("bilstm-transformer", preproc, seed=0)
+    model = text.sequence_tagger("transformer", preproc, seed=0)
     learner = easytx.get_learner(
         model, train_data=trn, val_data=val, batch_size=16, seed=0, head_lr_multiplier=TINY_HEAD_LR
     )
@@ -189,6 +180,13 @@ def test_predict_returns_entities_with_offsets(tagger):
     assert ("Siemens", "ORG") in [(e["text"], e["type"]) for e in batch[1]]
     tokens = predictor.predict(SENTENCE, return_tokens=True)
     assert tokens == [("Angela", "B-PER"), ("Merkel", "I-PER"), ("visited", "O"), ("Paris", "B-LOC")]
+    rich = predictor.predict(SENTENCE, return_tokens=True, return_scores=True, return_offsets=True)
+    assert [(w, t) for w, t, _, _ in rich] == tokens
+    assert [SENTENCE[a:b] for _, _, _, (a, b) in rich] == ["Angela", "Merkel", "visited", "Paris"]
+    merkel = entities[0]["score"] * 2 - rich[0][2]  # an entity's score is its words' mean
+    assert rich[1][2] == pytest.approx(merkel) and all(0.0 < r[2] <= 1.0 for r in rich)
+    with pytest.raises(ConfigError, match="return_tokens=True"):
+        predictor.predict(SENTENCE, return_offsets=True)
     assert predictor.predict([]) == []
     with pytest.raises(ConfigError, match="return_tokens"):
         predictor.predict(SENTENCE, return_token=True)

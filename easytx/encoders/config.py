@@ -21,6 +21,8 @@ __all__ = [
     "SUPPORTED_MODEL_TYPES",
     "HEADS",
     "EncoderConfig",
+    "TokenHead",
+    "TOKEN_HEAD_KEY",
     "is_supported",
     "read_config",
 ]
@@ -131,6 +133,94 @@ def _labels(raw: dict[str, Any]) -> tuple[int, dict[int, str], dict[str, int]]:
     return num_labels, id2label, label2id
 
 
+#: The ``config.json`` key that describes a token-classification head other than the linear one.
+TOKEN_HEAD_KEY = "easytx_token_head"
+TOKEN_HEAD_KINDS = ("linear", "bilstm")
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenHead:
+    """The token-classification head: transformers' linear layer, or ktrain's BiLSTM tagger.
+
+    ``kind="bilstm"`` is ktrain's ``'bilstm-transformer'`` tagger. The encoder is frozen and read
+    at the hidden ``layers`` (``-2``: the second-to-last block's output; several are
+    concatenated), at each word's first sub-token. A trainable embedding of the training words
+    (``word_vocab_size`` ids, ``word_embedding_dim`` wide; ``0`` leaves it out) is concatenated,
+    then come dropout, a bidirectional LSTM of ``lstm_units`` per direction over the words, a
+    ``fc_dim`` tanh layer and the tag layer. The model takes a ``word_index`` input: each
+    word's vocabulary id (``1`` unknown) on its first sub-token, ``0`` elsewhere. In
+    ``config.json`` it is the :data:`TOKEN_HEAD_KEY` entry (absent for the linear head).
+
+    Examples
+    --------
+    >>> TokenHead.from_dict({"kind": "bilstm", "layers": [-2]}, num_hidden_layers=6).hidden_index(6)
+    [5]
+    """
+
+    kind: str = "linear"
+    lstm_units: int = 100
+    fc_dim: int = 100
+    dropout: float = 0.5
+    layers: tuple[int, ...] = (-2,)
+    word_vocab_size: int = 2
+    word_embedding_dim: int = 100
+
+    @classmethod
+    def from_dict(cls, d: Any, *, num_hidden_layers: int) -> TokenHead:
+        """Read and check a :data:`TOKEN_HEAD_KEY` entry (``None``: the linear head)."""
+        if d is None:
+            return cls()
+        if not isinstance(d, dict):
+            raise ConfigError(
+                f"`{TOKEN_HEAD_KEY}` in config.json must be a dict such as {{'kind': 'bilstm'}}. "
+                f"Received: {d!r}."
+            )
+        unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ConfigError(
+                f"`{TOKEN_HEAD_KEY}` has unknown key(s) {unknown}; expected kind, lstm_units, fc_dim, "
+                "dropout, layers, word_vocab_size, word_embedding_dim."
+            )
+        head = cls(**{**d, "layers": tuple(d.get("layers", cls.layers))})
+        if head.kind not in TOKEN_HEAD_KINDS:
+            raise ConfigError(
+                f"`{TOKEN_HEAD_KEY}.kind` must be one of {TOKEN_HEAD_KINDS}. Received: {head.kind!r}."
+            )
+        for name, least in (
+            ("lstm_units", 1),
+            ("fc_dim", 1),
+            ("word_vocab_size", 2),
+            ("word_embedding_dim", 0),
+        ):
+            value = getattr(head, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ConfigError(
+                    f"`{TOKEN_HEAD_KEY}.{name}` must be an int >= {least}. Received: {value!r}."
+                )
+        if not isinstance(head.dropout, (int, float)) or not 0.0 <= head.dropout < 1.0:
+            raise ConfigError(f"`{TOKEN_HEAD_KEY}.dropout` must lie in [0, 1). Received: {head.dropout!r}.")
+        n = num_hidden_layers
+        bad = [
+            i for i in head.layers if not isinstance(i, int) or isinstance(i, bool) or not -(n + 1) <= i <= n
+        ]
+        if not head.layers or bad:
+            raise ConfigError(
+                f"`{TOKEN_HEAD_KEY}.layers` must be hidden-state indices in [-{n + 1}, {n}] (0: the "
+                f"embeddings, -1: the last of the {n} blocks). Received: {list(head.layers)}."
+            )
+        return head
+
+    def to_dict(self) -> dict[str, Any] | None:
+        """The :data:`TOKEN_HEAD_KEY` entry (``None`` for the linear head)."""
+        if self.kind == "linear":
+            return None
+        return {**dataclasses.asdict(self), "layers": list(self.layers)}
+
+    def hidden_index(self, num_hidden_layers: int) -> list[int]:
+        """Each of :attr:`layers` as an index into (embeddings, block 1, ..., block n)."""
+        return [i if i >= 0 else num_hidden_layers + 1 + i for i in self.layers]
+
+
 @dataclasses.dataclass(frozen=True)
 class EncoderConfig:
     """The architecture of a BERT-family encoder, with names normalised across families.
@@ -167,6 +257,7 @@ class EncoderConfig:
     sinusoidal_pos_embds: bool = False
     seq_classif_dropout: float = 0.2
     qa_dropout: float = 0.1
+    token_head: TokenHead = dataclasses.field(default_factory=TokenHead)
     raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -219,6 +310,9 @@ class EncoderConfig:
             num_labels=num_labels,
             id2label=id2label,
             label2id=label2id,
+            token_head=TokenHead.from_dict(
+                raw.get(TOKEN_HEAD_KEY), num_hidden_layers=fields["num_hidden_layers"]
+            ),
             raw=raw,
             **fields,
         )
@@ -299,6 +393,9 @@ class EncoderConfig:
         d["id2label"] = {str(k): v for k, v in sorted(self.id2label.items())}
         d["label2id"] = dict(self.label2id)
         d.pop("num_labels", None)  # implied by id2label; transformers reads it from there
+        d.pop(TOKEN_HEAD_KEY, None)
+        if head == "token_classification" and self.token_head.to_dict() is not None:
+            d[TOKEN_HEAD_KEY] = self.token_head.to_dict()
         return d
 
 

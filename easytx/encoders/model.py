@@ -247,7 +247,10 @@ class Backbone(keras.layers.Layer):
         inputs_embeds: Any = None,
         training: bool = False,
         output_hidden_states: bool = False,
+        n_blocks: int | None = None,
     ) -> tuple[Any, tuple]:
+        """``(last, hidden)``: the output of the last block run (all, or the first ``n_blocks``)
+        and, with ``output_hidden_states``, the embeddings' and each block's output."""
         x = self.embeddings(
             input_ids=input_ids, inputs_embeds=inputs_embeds, token_type_ids=token_type_ids, training=training
         )
@@ -260,7 +263,7 @@ class Backbone(keras.layers.Layer):
             # docs/migrating-from-ktrain.md): kept as it was until that fixture is robust
             key_mask = ops.not_equal(attention_mask, 0)[:, None, None, :]
         hidden = [x] if output_hidden_states else []
-        for block in self.blocks:
+        for block in self.blocks[:n_blocks]:
             x = block(x, key_mask=key_mask, training=training)
             if output_hidden_states:
                 hidden.append(x)
@@ -359,9 +362,27 @@ class EncoderModel(keras.Model):
         self.output_layer = None
         self.head_dropout = None
         self.head_dropout_2 = None
+        self.tagger_lstm = self.tagger_fc = self.tagger_words = None  # ktrain's BiLSTM tagger
         if head is None:
             return
         out = dict(units=c.num_labels, name="classifier", dtype="float32")
+        if head == "token_classification" and c.token_head.kind == "bilstm":
+            # ktrain's BiLSTM tagger on frozen transformer features (Keras' default initialisers,
+            # as ktrain's Keras layers have); `unfreeze()` would fine-tune the encoder as well
+            t = c.token_head
+            self.backbone.trainable = False
+            self.tagger_words = None
+            if t.word_embedding_dim:
+                self.tagger_words = keras.layers.Embedding(
+                    t.word_vocab_size, t.word_embedding_dim, name="tagger_word_embeddings"
+                )
+            self.head_dropout = keras.layers.Dropout(t.dropout, name="tagger_dropout")
+            self.tagger_lstm = keras.layers.Bidirectional(
+                keras.layers.LSTM(t.lstm_units, return_sequences=True), name="tagger_bilstm"
+            )
+            self.tagger_fc = keras.layers.Dense(t.fc_dim, activation="tanh", name="tagger_fc")
+            self.output_layer = keras.layers.Dense(**out)
+            return
         if head == "token_classification":
             self.head_dropout = keras.layers.Dropout(
                 c.hidden_dropout_prob if family == "distilbert" else rate
@@ -385,7 +406,14 @@ class EncoderModel(keras.Model):
         self.backbone.build(None)
         if self.head_dense is not None:
             self.head_dense.build((None, h))
-        if self.output_layer is not None:
+        if self.tagger_lstm is not None:
+            t = self.config.token_head
+            if self.tagger_words is not None:
+                self.tagger_words.build((None, None))
+            self.tagger_lstm.build((None, None, h * len(t.layers) + t.word_embedding_dim))
+            self.tagger_fc.build((None, None, 2 * t.lstm_units))
+            self.output_layer.build((None, None, t.fc_dim))
+        elif self.output_layer is not None:
             self.output_layer.build((None, None, h))
         self.built = True
 
@@ -426,7 +454,9 @@ class EncoderModel(keras.Model):
         """Look up ``input_ids`` in the word embeddings (for ``inputs_embeds``)."""
         return self.backbone.embeddings.lookup(input_ids)
 
-    def _backbone(self, inputs: dict, training: bool, output_hidden_states: bool) -> tuple[Any, tuple]:
+    def _backbone(
+        self, inputs: dict, training: bool, output_hidden_states: bool, n_blocks: int | None = None
+    ) -> tuple[Any, tuple]:
         if not isinstance(inputs, dict):
             raise ConfigError(
                 "An EncoderModel takes a dict with 'input_ids' (or 'inputs_embeds') and optionally "
@@ -443,7 +473,39 @@ class EncoderModel(keras.Model):
             inputs_embeds=inputs.get("inputs_embeds") if inputs.get("input_ids") is None else None,
             training=training,
             output_hidden_states=output_hidden_states,
+            n_blocks=n_blocks,
         )
+
+    def _bilstm_tags(self, inputs: dict, training: bool) -> Any:
+        """ktrain's BiLSTM tagger: [frozen hidden states; word embedding] -> dropout -> BiLSTM
+        over the words -> tanh -> tags.
+
+        ``inputs["word_index"]`` marks each word's first sub-token with the word's id: the LSTM
+        reads those positions only (as ktrain's reads one vector per word); the outputs at the
+        other positions are not used. A frozen encoder runs in inference mode (no dropout), as
+        ktrain computes its features, and only up to the deepest block read.
+        """
+        word_index = inputs.get("word_index") if isinstance(inputs, dict) else None
+        if word_index is None:
+            raise ConfigError(
+                "The BiLSTM tagger needs a 'word_index' input (each word's id on its first "
+                "sub-token), which easytx's TaggingTransformer adds to the data it makes. "
+                f"Received keys: {sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__}."
+            )
+        c = self.config
+        index = c.token_head.hidden_index(c.num_hidden_layers)
+        frozen = not self.backbone.trainable
+        _, hidden = self._backbone(inputs, training and not frozen, True, n_blocks=max(index))
+        parts = [hidden[i] for i in index]
+        x = parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
+        if frozen:
+            x = ops.stop_gradient(x)
+        if self.tagger_words is not None:
+            words = ops.cast(self.tagger_words(word_index), x.dtype)
+            x = ops.concatenate([x, words], axis=-1)
+        mask = ops.not_equal(word_index, 0)
+        x = self.tagger_lstm(self.head_dropout(x, training=training), mask=mask, training=training)
+        return self.output_layer(self.tagger_fc(x))
 
     def encode(self, inputs: dict, training: bool = False, output_hidden_states: bool = False) -> Any:
         """The last hidden state ``[batch, seq, hidden]``; with ``output_hidden_states=True`` a pair
@@ -452,6 +514,8 @@ class EncoderModel(keras.Model):
         return (last, hidden) if output_hidden_states else last
 
     def call(self, inputs: dict, training: bool = False) -> Any:
+        if self.tagger_lstm is not None:
+            return self._bilstm_tags(inputs, training)
         x, _ = self._backbone(inputs, training, False)
         if self.head_name is None:
             return ops.cast(x, "float32")

@@ -129,6 +129,16 @@ def weight_map(model: EncoderModel) -> dict[str, tuple[Any, bool]]:
         out.update(_dense_entries(f"{p}.pooler.dense", bb.pooler))
     if model.head_name is None:
         return out
+    if model.tagger_lstm is not None:  # easytx's own names, in Keras' layout (no transformers class)
+        for direction in ("forward", "backward"):
+            cell = getattr(model.tagger_lstm, f"{direction}_layer").cell
+            for name in ("kernel", "recurrent_kernel", "bias"):
+                out[f"tagger.bilstm.{direction}.{name}"] = (getattr(cell, name), False)
+        if model.tagger_words is not None:
+            out["tagger.word_embeddings.weight"] = (model.tagger_words.embeddings, False)
+        out.update(_dense_entries("tagger.fc", model.tagger_fc))
+        out.update(_dense_entries("classifier", model.output_layer))
+        return out
     if model.head_name == "sequence_classification" and model.head_dense is not None:
         if distil:
             out.update(_dense_entries("pre_classifier", model.head_dense))
