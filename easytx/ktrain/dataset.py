@@ -160,9 +160,8 @@ def easytx_dataset(data: Any, name: str) -> Any:
     """The easytx dataset inside a ktrain data object (or ``data`` itself when it is one)."""
     if data is None:
         return None
-    inner = getattr(data, "dataset", None)
-    if inner is not None and isinstance(data, (TransformerDataset, BertData)):
-        return inner
+    if isinstance(data, (Dataset, BertData)):  # TransformerDataset, ner.NERSequence, BertData
+        return data.dataset
     if isinstance(data, tuple):
         raise DataTypeError(
             f"`{name}` is a tuple of arrays: easytx.ktrain trains transformer models only, on the "

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..encoders.config import TOKEN_HEAD_KEY
 from ..errors import ConfigError, DataError
 from ..learner import _console
 from .dataset import BertData, TransformerDataset
@@ -46,6 +47,12 @@ __all__ = [  # noqa: F822 - Transformer comes from __getattr__ (it loads TensorF
     "print_text_classifiers",
     "print_text_regression_models",
     "print_sequence_taggers",
+    "sequence_tagger",
+    "entities_from_array",
+    "entities_from_df",
+    "entities_from_txt",
+    "entities_from_conll2003",
+    "entities_from_gmb",
     "PREPROCESS_MODE_MODELS",
 ]
 
@@ -115,7 +122,10 @@ def print_sequence_taggers() -> None:
     """Print ktrain's sequence tagger names and what easytx builds for them."""
     for name, description in _SEQUENCE_TAGGERS.items():
         _console(f"{name}: {description}")
-    _console("(easytx builds a transformer with a token-classification head for each of them)")
+    _console(
+        "(easytx builds 'bilstm-transformer'; the word-vector and ELMo taggers are not offered: "
+        "use 'bilstm-transformer', or 'transformer' to fine-tune)"
+    )
 
 
 def mode_model(preprocess_mode: str, lang: str | None = None) -> str:
@@ -793,3 +803,229 @@ def text_regression_model(
         _console(f"maxlen is {preproc.maxlen_}")
         _console("done.")
     return model
+
+
+# ------------------------------------------------------------------------------- sequence tagging
+def entities_from_array(
+    x_train: Sequence,
+    y_train: Sequence,
+    x_test: Sequence | None = None,
+    y_test: Sequence | None = None,
+    use_char: bool = False,
+    val_pct: float = 0.1,
+    verbose: int = 1,
+) -> tuple:
+    """ktrain's ``entities_from_array``: word lists and tag lists -> ``(trn, val, preproc)``.
+
+    No model yet: :func:`sequence_tagger` picks the transformer (as in ktrain).
+    """
+    from .ner import make_sequences
+
+    have_test = x_test is not None and y_test is not None
+    return make_sequences(
+        x_train,
+        y_train,
+        x_test if have_test else None,
+        y_test if have_test else None,
+        val_pct=val_pct,
+        use_char=use_char,
+        verbose=verbose,
+    )
+
+
+def entities_from_df(
+    train_df: Any,
+    val_df: Any = None,
+    word_column: str = "Word",
+    tag_column: str = "Tag",
+    sentence_column: str = "SentenceID",
+    use_char: bool = False,
+    val_pct: float = 0.1,
+    verbose: int = 1,
+) -> tuple:
+    """ktrain's ``entities_from_df``: ``(sentence id, word, tag)`` rows -> ``(trn, val, preproc)``."""
+    from ..tagging import read_tagged_df
+    from .ner import make_sequences
+
+    columns = {"sentence_column": sentence_column, "word_column": word_column, "tag_column": tag_column}
+    x, y = read_tagged_df(train_df, where="train_df", **columns)
+    x_val = y_val = None
+    if val_df is not None:
+        x_val, y_val = read_tagged_df(val_df, where="val_df", **columns)
+    return make_sequences(x, y, x_val, y_val, val_pct=val_pct, use_char=use_char, verbose=verbose)
+
+
+def _file_encoding(path: str | os.PathLike, encoding: str | None, verbose: int) -> str:
+    if encoding is not None:
+        return encoding
+    found = detect_encoding(Path(path).read_bytes())
+    if verbose:
+        _console(f"detected encoding: {found} (if wrong, set manually)")
+    return found
+
+
+def _gmb_frame(path: str | os.PathLike, encoding: str, columns: tuple) -> Any:
+    import pandas as pd
+
+    frame = pd.read_csv(path, encoding=encoding, sep=None, engine="python")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{path}: no column(s) {missing} (data_format='gmb' reads a CSV with a header). Columns "
+            f"found: {list(frame.columns)}. Pass word_column=, tag_column=, sentence_column= with "
+            "those names."
+        )
+    return frame
+
+
+def entities_from_txt(
+    train_filepath: str | os.PathLike,
+    val_filepath: str | os.PathLike | None = None,
+    use_char: bool = False,
+    word_column: Any = "Word",
+    tag_column: Any = "Tag",
+    sentence_column: Any = "SentenceID",
+    data_format: str = "conll2003",
+    encoding: str | None = None,
+    val_pct: float = 0.1,
+    verbose: int = 1,
+) -> tuple:
+    """ktrain's ``entities_from_txt``: a CoNLL-2003 file (word first, tag last on each line,
+    a blank line between sentences) or, with ``data_format='gmb'``, a CSV of
+    ``sentence_column, word_column, tag_column`` -> ``(trn, val, preproc)``. The encoding is
+    detected (and printed) when not given; column names only apply to ``'gmb'``, as in ktrain.
+    """
+    from ..tagging import read_conll
+    from .ner import make_sequences
+
+    if data_format not in ("conll2003", "gmb"):
+        raise ConfigError(f"`data_format` must be 'conll2003' or 'gmb'. Received: {data_format!r}.")
+    encoding = _file_encoding(train_filepath, encoding, verbose)
+    files = [train_filepath] + ([val_filepath] if val_filepath is not None else [])
+    if data_format == "gmb":
+        from ..tagging import read_tagged_df
+
+        columns = (sentence_column, word_column, tag_column)
+        names = {"sentence_column": sentence_column, "word_column": word_column, "tag_column": tag_column}
+        read = [read_tagged_df(_gmb_frame(f, encoding, columns), where=str(f), **names) for f in files]
+    else:
+        read = [read_conll(f, word_column=0, tag_column=-1, encoding=encoding) for f in files]
+    (x, y), (x_val, y_val) = read[0], (read[1] if len(read) > 1 else (None, None))
+    return make_sequences(x, y, x_val, y_val, val_pct=val_pct, use_char=use_char, verbose=verbose)
+
+
+def entities_from_conll2003(
+    train_filepath: str | os.PathLike,
+    val_filepath: str | os.PathLike | None = None,
+    use_char: bool = False,
+    encoding: str | None = None,
+    val_pct: float = 0.1,
+    verbose: int = 1,
+) -> tuple:
+    """ktrain's ``entities_from_conll2003`` (see :func:`entities_from_txt`)."""
+    return entities_from_txt(
+        train_filepath,
+        val_filepath,
+        use_char=use_char,
+        data_format="conll2003",
+        encoding=encoding,
+        val_pct=val_pct,
+        verbose=verbose,
+    )
+
+
+def entities_from_gmb(
+    train_filepath: str | os.PathLike,
+    val_filepath: str | os.PathLike | None = None,
+    use_char: bool = False,
+    word_column: str = "Word",
+    tag_column: str = "Tag",
+    sentence_column: str = "SentenceID",
+    encoding: str | None = None,
+    val_pct: float = 0.1,
+    verbose: int = 1,
+) -> tuple:
+    """ktrain's ``entities_from_gmb``: the Groningen Meaning Bank CSV layout (see
+    :func:`entities_from_txt` with ``data_format='gmb'``)."""
+    return entities_from_txt(
+        train_filepath,
+        val_filepath,
+        use_char=use_char,
+        word_column=word_column,
+        tag_column=tag_column,
+        sentence_column=sentence_column,
+        data_format="gmb",
+        encoding=encoding,
+        val_pct=val_pct,
+        verbose=verbose,
+    )
+
+
+#: ktrain's default transformer for its BiLSTM tagger (``EASYTX_KTRAIN_BERT_MODEL`` overrides it)
+DEFAULT_TAGGER_MODEL = "bert-base-multilingual-cased"
+
+
+def sequence_tagger(
+    name: str,
+    preproc: Any,
+    wv_path_or_url: Any = None,
+    transformer_model: str | os.PathLike = DEFAULT_TAGGER_MODEL,
+    transformer_layers_to_use: Sequence[int] = (-2,),
+    bert_model: Any = None,
+    word_embedding_dim: int = 100,
+    char_embedding_dim: int = 25,
+    word_lstm_size: int = 100,
+    char_lstm_size: int = 25,
+    fc_dim: int = 100,
+    dropout: float = 0.5,
+    verbose: int = 1,
+) -> Any:
+    """ktrain's ``sequence_tagger``: ``'bilstm-transformer'`` (alias ``'bilstm-bert'``) builds
+    ktrain's BiLSTM on the frozen features of ``transformer_model`` (hidden layers
+    ``transformer_layers_to_use``) and tokenizes the ``trn``/``val`` data made with ``preproc``.
+
+    ktrain's recipe trains it: ``learner.fit(0.01, epochs)``. ``'transformer'`` (an easytx name)
+    fine-tunes the transformer with a linear tag layer instead. The default model is ktrain's,
+    ``bert-base-multilingual-cased`` (``EASYTX_KTRAIN_BERT_MODEL`` replaces it, e.g. with a
+    local folder). ktrain's word-vector and ELMo taggers (``'bilstm'``, ``'bilstm-crf'``...) are
+    not offered, nor are ``wv_path_or_url`` and character embeddings: the error says what to use.
+    ``word_embedding_dim``, ``char_embedding_dim`` and ``char_lstm_size`` size those absent parts
+    and are ignored.
+    """
+    from ..text import tagger_head
+    from .ner import NERPreprocessor
+
+    del word_embedding_dim, char_embedding_dim, char_lstm_size
+    if name == "bilstm-bert":
+        name = "bilstm-transformer"
+    if bert_model is not None:
+        warnings.warn(
+            "The bert_model argument is deprecated - please use transformer_model instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        transformer_model = bert_model
+    spec = tagger_head(
+        name,
+        transformer_layers_to_use=transformer_layers_to_use,
+        word_lstm_size=word_lstm_size,
+        fc_dim=fc_dim,
+        dropout=dropout,
+        wv_path_or_url=wv_path_or_url,
+    )
+    if not isinstance(preproc, NERPreprocessor):
+        raise ConfigError(
+            "`preproc` must be the third value returned by text.entities_from_txt / _conll2003 / "
+            f"_gmb / _df / _array. Received: {type(preproc).__name__}."
+        )
+    if not transformer_model:
+        raise ConfigError(f"transformer_model is required for {name} models")
+    if str(transformer_model) == DEFAULT_TAGGER_MODEL:
+        transformer_model = mode_model("bert", "xx")
+    if verbose:
+        _console("Embedding schemes employed (combined with concatenation):" if spec else "Model:")
+        _console(f"\ttransformer embeddings with {transformer_model}")
+        _console("")
+    tagger = preproc.bind(transformer_model)
+    options = {} if spec is None else {TOKEN_HEAD_KEY: spec}
+    return tagger.get_classifier(**options)
