@@ -68,6 +68,8 @@ def test_ktrain_test_ner_flow(conll_train, tiny_bert, tmp_path):
     assert p.predict(SENT)[3][1] == "I-PER"
     merged = p.predict(SENT, merge_tokens=True, return_offsets=True)
     assert merged == [("Anna", "PER", (0, 4)), ("Kofi Annan", "PER", (9, 19)), ("Oslo", "LOC", (23, 27))]
+    custom = p.predict(SENT.replace(" .", "."), custom_tokenizer=lambda t: t.replace(".", " .").split())
+    assert custom == p.predict(SENT)
     scored = p.predict([SENT], return_proba=True)[0]
     assert [r[:2] for r in scored] == p.predict(SENT) and all(0.0 < r[2] <= 1.0 for r in scored)
 

@@ -568,8 +568,8 @@ class Predictor(EasytxPredictor):
             )
         items = [sentences] if isinstance(sentences, str) else list(sentences)
         words = None
-        if custom_tokenizer is not None:
-            words = [list(custom_tokenizer(text)) for text in items]
+        if custom_tokenizer is not None:  # its tokens, joined by spaces, are the words read
+            words = [" ".join(custom_tokenizer(text)) for text in items]
         rows = super().predict(
             words if words is not None else items,
             verbose=verbose,
