@@ -245,7 +245,7 @@ def test_multilabel_from_df_answers_class_probability_pairs(tiny_bert):
     model = txt.text_classifier("distilbert", trn, preproc=preproc, verbose=0)
     learner = ktrain.get_learner(model, train_data=trn, val_data=val, batch_size=16)
     learner.seed = 0
-    learner.fit_onecycle(5e-3, 6, verbose=0)
+    learner.fit_onecycle(3e-3, 6, verbose=0)  # ktrain's triangle: 5e-3 left "pos" at 0.496 on Keras 3
     with pytest.warns(UserWarning, match="multilabel"):
         assert learner.validate(print_report=False, save_path=None) is None
     answer = ktrain.get_predictor(learner.model, preproc).predict(POSITIVE_DOC)
