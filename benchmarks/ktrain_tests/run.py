@@ -26,7 +26,10 @@ What it does, in a scratch folder (``--out``; wiped first):
 ``--reference`` runs the same swapped files on ktrain itself (the ktrain venv, see
 ``setup_ktrain_env.sh``) for comparison: no shim, and ``distilbert-base-uncased`` /
 ``bert-base-uncased`` in the scratch folder link to ``--model`` (a TF copy of the model, see
-``convert_minilm_tf.py``), which is where Hugging Face looks first for those names.
+``convert_minilm_tf.py``), which is where Hugging Face looks first for those names. That venv has
+no pytest: ``benchmarks/.venv-ktrain/bin/python -m pip install --target /tmp/kt-pytest pytest``,
+remove ``packaging`` from that folder (the venv's own is pinned), and pass
+``--pythonpath /tmp/kt-pytest``.
 
 Not part of easytx's pytest suite: the classification tests fine-tune a real model (minutes on
 a CPU). Nothing of ktrain's is kept in this repository; the files are fetched on every run.
@@ -168,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
     parser.add_argument("--python", default=sys.executable, help="interpreter that runs pytest")
     parser.add_argument("--reference", action="store_true", help="run on ktrain itself (no shim)")
+    parser.add_argument(
+        "--pythonpath",
+        default="",
+        help="extra import path, e.g. where `pip install --target DIR pytest` put pytest for --python",
+    )
     parser.add_argument("--list", action="store_true", help="print what would run, run nothing")
     parser.add_argument("pytest_args", nargs="*", help="after --: passed to pytest (e.g. -x)")
     args = parser.parse_args(argv)
@@ -205,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         applied += apply_swaps(tests / Path(f).name, swaps.SWAPS[f], args.model, str(args.data))
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    if args.pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join([args.pythonpath, env.get("PYTHONPATH", "")])
     if args.reference:
         for name in ("distilbert-base-uncased", "bert-base-uncased"):
             (tests / name).symlink_to(Path(args.model).resolve(), target_is_directory=True)
