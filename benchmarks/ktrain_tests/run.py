@@ -215,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     if args.pythonpath:
         env["PYTHONPATH"] = os.pathsep.join([args.pythonpath, env.get("PYTHONPATH", "")])
+    stale = Path("/tmp/test_model/model.safetensors")
+    if args.reference and stale.exists():
+        # ktrain's test_textregression and test_ner save to /tmp/test_model and load it back;
+        # transformers' TF loader prefers model.safetensors (written there by an easytx run)
+        # over the tf_model.h5 ktrain just saved, so ktrain would predict with easytx's weights.
+        print(f"WARNING: {stale} exists (an earlier easytx run's); ktrain's load_model would read it.")
     if args.reference:
         for name in ("distilbert-base-uncased", "bert-base-uncased"):
             (tests / name).symlink_to(Path(args.model).resolve(), target_is_directory=True)
