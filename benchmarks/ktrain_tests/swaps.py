@@ -84,7 +84,8 @@ _NEWS_FOUR_CLASSES = [
         'TEST_DOC = "the prime minister met the president for talks on the ceasefire and the peace accord"\n',
         "data: a test document of the swapped class",
     ),
-    Swap('"soc.religion.christian"', '"World"', "data: the swapped class's name", count=4),
+    # four asserts, and the (now unused) list of 20 Newsgroups categories
+    Swap('"soc.religion.christian"', '"World"', "data: the swapped class's name", count=5),
     Swap('MODEL_NAME = "distilbert-base-uncased"', 'MODEL_NAME = "{model}"', "model: local MiniLM"),
 ]
 
