@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--model must be a model folder. Received: {args.model!r}. Pass one.")
 
     files = swaps.CORE + swaps.EXTRA
-    targets = args.only or files
+    targets = args.only or swaps.CORE  # the extras run when --only names them
     run_files = [f for f in files if any(t.split("::")[0] in (f, Path(f).name) for t in targets)]
     names = [Path(f).name for f in files]
     unknown = [t for t in targets if t.split("::")[0] not in {*files, *names}]

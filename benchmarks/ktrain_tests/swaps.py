@@ -104,7 +104,7 @@ SWAPS: dict[str, list[Swap]] = {
     "resources/extra_tests/test_transformers.py": _NEWS_FOUR_CLASSES,
 }
 
-#: the files run by default (``--only`` picks among these and the extras)
+#: the files run by default (``--only`` picks among these and ``EXTRA``)
 CORE = [
     "test_textclassification.py",
     "test_dataloading.py",
