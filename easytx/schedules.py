@@ -11,6 +11,10 @@ The one-cycle policy (:func:`one_cycle`), exactly:
   ``moms[1]`` along the same curve;
 * annealing, ``progress >= pct_start``: the learning rate falls from ``max_lr`` to
   ``max_lr / final_div_factor`` along a half cosine, while ``beta_1`` climbs back to ``moms[0]``.
+
+ktrain's one cycle (:func:`triangular_one_cycle`, the schedule of ``easytx.ktrain``'s
+``fit_onecycle``) is made of straight lines instead: ``max_lr / 10`` up to ``max_lr`` over the first
+half of the batches, then down towards ``max_lr / 1000``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ __all__ = [
     "exponential",
     "one_cycle",
     "triangular",
+    "triangular_one_cycle",
     "sgdr",
     "simulate",
 ]
@@ -157,6 +162,81 @@ def triangular(
     frac = 1.0 - abs(2.0 * p - 1.0)
     lr = base + (max_lr - base) * frac
     mom = None if moms is None else moms[0] + (moms[1] - moms[0]) * frac
+    return lr, mom
+
+
+def triangular_one_cycle(
+    progress: float,
+    *,
+    max_lr: float,
+    total_steps: int,
+    div_factor: float = 10.0,
+    final_div_factor: float = 1000.0,
+    moms: tuple[float, float] | None = (0.95, 0.85),
+) -> tuple[float, float | None]:
+    """Learning rate and momentum of ktrain's ``fit_onecycle`` for the batch at ``progress``.
+
+    ktrain runs its ``CyclicLR`` callback (``ktrain/lroptimize/triangular.py``) with
+    ``base_lr=max_lr/10``, ``max_lr`` and ``step_size=ceil(total_steps / 2)`` over all epochs,
+    and lowers ``base_lr`` to ``max_lr/1000`` once the peak is passed. For the batch
+    ``step = round(progress * total_steps)`` (0-based), with ``half = ceil(total_steps / 2)``:
+
+    * ``step <= half``: ``lr = low + (max_lr - low) * step / half``, ``low = max_lr / div_factor``
+      (the first batch trains at ``max_lr / 10``, batch ``half`` at ``max_lr``);
+    * ``step > half``: ``lr = end + (max_lr - end) * (2 - step / half)``,
+      ``end = max_lr / final_div_factor`` (straight down; the last batch is one step above ``end``);
+    * momentum (Adam's ``beta_1``), with ``k = step + 1`` (ktrain sets it one batch ahead of the
+      learning rate): ``moms[1] + (moms[0] - moms[1]) * |k / half - 1|``, falling to ``moms[1]``
+      at batch ``half - 1`` and climbing back towards ``moms[0]``. ktrain leaves the optimizer's
+      own ``beta_1`` (Adam's 0.9) on the very first batch; here it is the formula's value
+      (``k = 1``). From the second batch on, the values are ktrain's.
+
+    With a single batch in the run, that batch trains at ``max_lr / 10`` (so does ktrain's).
+
+    Parameters
+    ----------
+    progress : float
+        Fraction of training done, in ``[0, 1]``: ``step / total_steps``.
+    max_lr : float
+        Peak learning rate, reached at batch ``ceil(total_steps / 2)``.
+    total_steps : int
+        Batches in the whole run (all epochs).
+    div_factor : float
+        The run starts at ``max_lr / div_factor`` (ktrain: 10).
+    final_div_factor : float
+        The second half falls towards ``max_lr / final_div_factor`` (ktrain: 1000).
+    moms : tuple of float or None
+        ``(high, low)`` Adam ``beta_1`` values; ``None`` leaves momentum alone.
+
+    Returns
+    -------
+    (lr, momentum) : tuple
+        ``momentum`` is ``None`` when ``moms`` is ``None``.
+
+    Examples
+    --------
+    >>> [round(triangular_one_cycle(s / 4, max_lr=1.0, total_steps=4)[0], 4) for s in range(4)]
+    [0.1, 0.55, 1.0, 0.5005]
+    >>> [round(triangular_one_cycle(s / 4, max_lr=1.0, total_steps=4)[1], 3) for s in range(4)]
+    [0.9, 0.85, 0.9, 0.95]
+    """
+    _check_one_cycle(max_lr, 0.0, div_factor, final_div_factor, moms)
+    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
+        raise ConfigError(
+            "`total_steps` must be a positive int (the batches in the run). "
+            f"Received: total_steps={total_steps!r}"
+        )
+    step = round(_check_progress(progress) * total_steps)
+    half = math.ceil(total_steps / 2)
+    if step <= half:
+        low = max_lr / div_factor
+        lr = low + (max_lr - low) * step / half
+    else:
+        end = max_lr / final_div_factor
+        lr = end + (max_lr - end) * max(0.0, 2.0 - step / half)
+    mom = None
+    if moms is not None:
+        mom = moms[1] + (moms[0] - moms[1]) * min(1.0, abs((step + 1) / half - 1.0))
     return lr, mom
 
 

@@ -18,6 +18,7 @@ import tempfile
 import warnings
 import weakref
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import numpy as np
 
 from .. import callbacks as cb
 from .. import learner as base_learner
+from .. import schedules
 from .._keras import save_weights_h5, weights_file_name
 from ..bindings import metrics_of, preproc_of
 from ..data import check_positive_int
@@ -116,23 +118,58 @@ class Learner(base_learner.Learner):
         verbose: int = 1,
         **options: Any,
     ) -> Any:
-        """ktrain's ``fit_onecycle``: the one-cycle policy peaking at ``lr``; the History holds
-        ``lr`` and ``momentum`` per batch. The warm-up ends on a batch, so ``lr`` is reached."""
+        """ktrain's ``fit_onecycle``: one straight-line cycle over all epochs, ktrain's schedule.
+
+        The learning rate climbs from ``lr/10`` to ``lr`` over the first half of the batches and
+        falls towards ``lr/1000`` over the second; with ``cycle_momentum`` Adam's ``beta_1`` moves
+        the other way between ``max_momentum`` and ``min_momentum`` (exact values:
+        :func:`easytx.schedules.triangular_one_cycle`). The History holds ``lr``, ``momentum``
+        and ``iterations`` per batch; ``max(hist.history['lr'])`` is ``lr`` (from two batches on).
+
+        ``options`` are easytx's: ``resume``, ``early_stopping``, ``monitor``, ``log_dir``,
+        ``tune_thresholds`` (see :meth:`easytx.learner.Learner.fit_onecycle`). easytx's cosine
+        one-cycle (``pct_start``, ``div_factor``, ``final_div_factor``) is
+        ``easytx.get_learner(...).fit_onecycle``.
+        """
         _steps_check(steps_per_epoch, self)
-        total = check_positive_int(epochs, "epochs") * self.steps_per_epoch
-        if "pct_start" not in options and total > 1:
-            options["pct_start"] = max(1, round(0.25 * total)) / total
+        cosine = sorted(set(options) & {"pct_start", "div_factor", "final_div_factor"})
+        if cosine:
+            raise ConfigError(
+                f"easytx.ktrain's fit_onecycle runs ktrain's triangular one cycle (lr/10 -> lr -> "
+                f"lr/1000) and takes no {', '.join(cosine)}. Received: "
+                f"{', '.join(f'{k}={options[k]!r}' for k in cosine)}. Drop them, or train with "
+                "easytx.get_learner(...).fit_onecycle for easytx's cosine one cycle."
+            )
+        lr = base_learner._check_lr(lr)
+        epochs = check_positive_int(epochs, "epochs")
+        moms = (max_momentum, min_momentum) if cycle_momentum else None
+        schedule = partial(
+            schedules.triangular_one_cycle,
+            max_lr=lr,
+            total_steps=epochs * self.steps_per_epoch,
+            moms=moms,
+        )
+        schedule(0.0)  # validates the options before any work
+        run = {
+            "method": "fit_onecycle",
+            "lr": lr,
+            "epochs": epochs,
+            "schedule": "ktrain's triangle",
+            "div_factor": 10.0,
+            "final_div_factor": 1000.0,
+            "moms": list(moms) if moms else None,
+            "early_stopping": options.get("early_stopping"),
+            "monitor": options.get("monitor"),
+        }
         start = len(self.batch_history.get("lr", []))
-        hist = super().fit_onecycle(
-            lr,
-            epochs,
-            checkpoint_folder=checkpoint_folder,
-            cycle_momentum=cycle_momentum,
-            max_momentum=max_momentum,
-            min_momentum=min_momentum,
-            class_weight=class_weight,
+        hist = self._run(
+            epochs=epochs,
+            schedule=schedule,
             callbacks=callbacks,
+            class_weight=class_weight,
+            checkpoint_folder=checkpoint_folder,
             verbose=verbose,
+            run=run,
             **options,
         )
         return self._with_lr_history(start, hist, cycle_momentum)
