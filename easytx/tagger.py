@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from .preprocess import Transformer, TransformerDataset, _sample_mapping, regist
 from .tagging import (
     IGNORE_INDEX,
     TagLabels,
+    WordVocabulary,
     align_labels,
     check_scheme_name,
     check_tagged,
@@ -241,9 +241,8 @@ class TaggingTransformer(Transformer):
         self.task_option = self.task
         self.pairs_ = False
         # ktrain's BiLSTM tagger reads the words too: their vocabulary, once a tagger asks for it
-        self.word_vocab_: list[str] | None = None
-        self._word_counts: Counter | None = None
-        self._word_lookup: dict[str, int] | None = None
+        self.word_vocab_: WordVocabulary | None = None
+        self._train_vocab: WordVocabulary | None = None
 
     # ------------------------------------------------------------------ tokenizer
     @property
@@ -402,7 +401,7 @@ class TaggingTransformer(Transformer):
         self.labels_ = encoder
         rows, label_ids = self._windowed(sentences, label_ids, stats, "training", logging.INFO)
         y = self._labels_array(word_ids, label_ids, self.maxlen_)
-        self._word_counts = Counter(w.lower() for words in sentences for w in words)
+        self._train_vocab = WordVocabulary.from_sentences(sentences)
         return self._with_word_index(
             TaggedDataset(
                 encoded,
@@ -517,19 +516,17 @@ class TaggingTransformer(Transformer):
         """Give every dataset of this preprocessor a ``word_index`` input (ktrain's BiLSTM tagger
         reads the words as well as the transformer); return the vocabulary size.
 
-        The vocabulary is the training words, lowercased, most frequent first, after ids ``0``
-        (not a word's first sub-token) and ``1`` (a word not seen in training), as ktrain's.
+        The vocabulary is the training words (:class:`~easytx.tagging.WordVocabulary`, ktrain's).
         """
         self._check_fitted()
         if self.word_vocab_ is None:
-            if self._word_counts is None:
+            if self._train_vocab is None:
                 raise NotFittedError(
                     "This tagging preprocessor was restored without its training words; a BiLSTM "
                     "tagger needs them. Build it from the preprocessor that ran preprocess_train()."
                 )
-            self.word_vocab_ = [w for w, _ in self._word_counts.most_common()]
-            self._word_lookup = None
-        return len(self.word_vocab_) + 2
+            self.word_vocab_ = self._train_vocab
+        return len(self.word_vocab_)
 
     @property
     def model_input_names(self) -> list[str]:
@@ -537,11 +534,10 @@ class TaggingTransformer(Transformer):
         return names if self.word_vocab_ is None else [*names, "word_index"]
 
     def _word_ids_of(self, words: list, word_ids: list) -> np.ndarray:
-        if self._word_lookup is None:
-            self._word_lookup = {w: i + 2 for i, w in enumerate(self.word_vocab_ or [])}
         out = np.zeros(len(word_ids), dtype=np.int32)
-        for w, position in first_subtokens(word_ids).items():
-            out[position] = self._word_lookup.get(words[w].lower(), 1)
+        starts = first_subtokens(word_ids)
+        for w, i in zip(starts, self.word_vocab_.ids([words[w] for w in starts])):
+            out[starts[w]] = i
         return out
 
     def _with_word_index(self, data: TaggedDataset) -> TaggedDataset:
@@ -564,7 +560,7 @@ class TaggingTransformer(Transformer):
         data["tag_scheme"] = self.labels_.scheme_
         data["add_prefix_space"] = bool(getattr(self, "add_prefix_space_", False))
         if self.word_vocab_ is not None:
-            data["word_vocab"] = list(self.word_vocab_)
+            data["word_vocab"] = list(self.word_vocab_.words)
         return data
 
     @classmethod
@@ -591,7 +587,7 @@ class TaggingTransformer(Transformer):
         if vocab is not None:
             if not isinstance(vocab, list) or not all(isinstance(w, str) for w in vocab):
                 raise ArtifactError("`word_vocab` in the predictor's preprocessing must be a list of words.")
-            t.word_vocab_ = vocab
+            t.word_vocab_ = WordVocabulary(vocab)
         names = t.input_names
         if names != data["input_names"]:
             raise DataError(

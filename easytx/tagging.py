@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,7 @@ __all__ = [
     "get_entities",
     "entities_with_offsets",
     "entity_scores",
+    "WordVocabulary",
     "entity_report",
 ]
 
@@ -246,6 +248,36 @@ def split_words(text: str) -> tuple[list[str], list[tuple[int, int]]]:
         words.append(match.group())
         spans.append(match.span())
     return words, spans
+
+
+class WordVocabulary:
+    """ktrain's word vocabulary (its NER ``IndexTransformer``): the words lowercased, most
+    frequent first (ties in order of appearance); id ``0`` is padding, ``1..n`` the words and
+    ``n + 1`` any word not in it.
+
+    >>> v = WordVocabulary.from_sentences([["The", "cat"], ["the", "dog"]])
+    >>> v.words, v.ids(["THE", "dog", "emu"]), len(v)
+    (['the', 'cat', 'dog'], [1, 3, 4], 5)
+    """
+
+    def __init__(self, words: Sequence[str]):
+        self.words = list(words)
+        self._index = {w: i + 1 for i, w in enumerate(self.words)}
+
+    @classmethod
+    def from_sentences(cls, sentences: Sequence[Sequence[str]]) -> WordVocabulary:
+        counts = Counter(w.lower() for words in sentences for w in words)
+        return cls([w for w, _ in counts.most_common()])
+
+    def __len__(self) -> int:
+        return len(self.words) + 2
+
+    @property
+    def unknown_id(self) -> int:
+        return len(self.words) + 1
+
+    def ids(self, words: Sequence[str]) -> list[int]:
+        return [self._index.get(w.lower(), self.unknown_id) for w in words]
 
 
 # ---------------------------------------------------------------------------------------- schemes

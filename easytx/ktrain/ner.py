@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,9 +34,11 @@ DEFAULT_BS = 32
 class NERSequence(Dataset):
     """ktrain's NER data object: ``.x`` word lists, ``.y`` tag lists, ``len()`` in batches.
 
-    ``trn[i]`` is batch ``i`` (a dict of padded sub-token ids and the sub-token labels) once
-    :func:`~easytx.ktrain.text.sequence_tagger` has chosen the transformer; the learner trains
-    on :attr:`dataset`.
+    ``trn[i]`` is batch ``i`` as ktrain shows it: ``([word ids], one-hot tags)``, both padded to
+    the batch's longest sentence, with the preprocessor's (ktrain's) word and tag vocabularies
+    (ktrain adds the transformer features to the inputs; easytx's model computes them). The
+    learner trains on :attr:`dataset`, the easytx :class:`~easytx.tagger.TaggedDataset` that
+    :func:`~easytx.ktrain.text.sequence_tagger` makes once it has chosen the transformer.
     """
 
     def __init__(self, x: Sequence, y: Sequence | None, batch_size: int = DEFAULT_BS, p: Any = None):
@@ -54,6 +57,13 @@ class NERSequence(Dataset):
     def get_y(self) -> list | None:
         return self.y
 
+    def xshape(self) -> tuple[int, int]:
+        """``(sentences, words in the first batch's longest sentence)``, as ktrain's."""
+        return (len(self.x), self[0][0][0].shape[1])
+
+    def nclasses(self) -> int:
+        return len(self.p.get_classes())
+
     @property
     def dataset(self) -> Any:
         """The easytx :class:`~easytx.tagger.TaggedDataset` (after ``sequence_tagger``)."""
@@ -68,11 +78,8 @@ class NERSequence(Dataset):
     def __getitem__(self, idx: int) -> tuple:
         if not 0 <= idx < len(self):
             raise IndexError(f"batch {idx} out of range (len {len(self)})")
-        data = self.dataset
-        index = list(range(idx * self.batch_size, min((idx + 1) * self.batch_size, len(self.x))))
-        inputs = data.pad(index)
-        width = inputs["input_ids"].shape[1]
-        return inputs, None if data.y is None else data.batch_labels(index, width)
+        rows = slice(idx * self.batch_size, (idx + 1) * self.batch_size)
+        return self.p.transform(self.x[rows], None if self.y is None else self.y[rows])
 
 
 class NERPreprocessor:
@@ -85,21 +92,43 @@ class NERPreprocessor:
     """
 
     def __init__(self, x_train: list, y_train: list, *, verbose: int = 1):
+        from ..tagging import WordVocabulary
+
         self._x_train, self._y_train = x_train, y_train
         self.transformer: Any = None
         self.verbose = verbose
         self._sequences: list[NERSequence] = []
         self._train: NERSequence | None = None
+        # ktrain's vocabularies: the words (as the BiLSTM tagger's), '<pad>' + tags by frequency
+        self.words = WordVocabulary.from_sentences(x_train)
+        counts = Counter(tag for tags in y_train for tag in tags)
+        self._classes = ["<pad>", *(tag for tag, _ in counts.most_common())]
 
     def _track(self, train: NERSequence, *others: NERSequence) -> None:
         self._train = train
         self._sequences.extend([train, *others])
 
     def get_classes(self) -> list[str]:
-        """The tags (easytx's, once bound; before that the training tags, sorted)."""
-        if self.transformer is not None:
-            return list(self.transformer.get_classes())
-        return sorted({tag for tags in self._y_train for tag in tags})
+        """ktrain's tag vocabulary: ``'<pad>'``, then the training tags, most frequent first."""
+        return list(self._classes)
+
+    def transform(self, x: list, y: list | None = None) -> tuple:
+        """ktrain's view of sentences: ``([word ids], one-hot tags or None)``, padded to the
+        longest sentence (ids: :class:`~easytx.tagging.WordVocabulary`, tags: :meth:`get_classes`)."""
+        width = max((len(words) for words in x), default=0)
+        ids = np.zeros((len(x), width), dtype=np.int32)
+        for row, words in enumerate(x):
+            ids[row, : len(words)] = self.words.ids(words)
+        if y is None:
+            return [ids], None
+        index = {tag: i for i, tag in enumerate(self._classes)}
+        onehot = np.zeros((len(x), width, len(self._classes)), dtype=np.int64)
+        onehot[:, :, 0] = 1
+        for row, tags in enumerate(y):
+            for col, tag in enumerate(tags):
+                onehot[row, col, 0] = 0
+                onehot[row, col, index.get(tag, 0)] = 1
+        return [ids], onehot
 
     def bind(self, model_name: str | os.PathLike, *, maxlen: int = 512) -> Any:
         """Tokenize the training sentences (and every ``NERSequence`` made with this
@@ -138,9 +167,10 @@ class NERPreprocessor:
         del lang
         from ..tagging import split_words
 
-        words = [custom_tokenizer(s) if custom_tokenizer else split_words(s)[0] for s in sentences]
-        seq = NERSequence(words, None, batch_size=max(len(words), 1), p=self)
-        seq._dataset = self._bound().preprocess_test(words, verbose=0)
+        words = [list(custom_tokenizer(s)) if custom_tokenizer else split_words(s)[0] for s in sentences]
+        seq = NERSequence(words, [["O"] * len(w) for w in words], batch_size=max(len(words), 1), p=self)
+        if self.transformer is not None:
+            seq._dataset = self.transformer.preprocess_test(words, verbose=0)
         return seq
 
     def get_preprocessor(self) -> Any:
