@@ -585,6 +585,7 @@ def sequence_tagger(
     transformer_model: Any = None,
     bert_model: Any = None,
     transformer_layers_to_use: Sequence[int] = (-2,),
+    word_embedding_dim: int = 100,
     word_lstm_size: int = 100,
     fc_dim: int = 100,
     dropout: float = 0.5,
@@ -598,9 +599,10 @@ def sequence_tagger(
     name : {"transformer", "bilstm-transformer", "bilstm-bert"}
         ``"transformer"`` fine-tunes the transformer with a linear tag layer (easytx's default,
         see ``docs/ner.md``). ``"bilstm-transformer"`` (alias ``"bilstm-bert"``) is ktrain's
-        tagger: the transformer stays frozen and a BiLSTM reads its hidden states
-        ``transformer_layers_to_use`` (dropout ``dropout``, ``word_lstm_size`` units per
-        direction, a ``fc_dim`` tanh layer, the tag layer); it trains with ktrain's recipe
+        tagger: the transformer stays frozen and a BiLSTM reads, for each word, its hidden
+        states ``transformer_layers_to_use`` with a ``word_embedding_dim`` embedding of the
+        training words (``0``: none), through dropout ``dropout``; ``word_lstm_size`` units per
+        direction, a ``fc_dim`` tanh layer, the tag layer; it trains with ktrain's recipe
         (``learner.fit(0.01, ...)``) on easytx's Keras 3 encoders (BERT, RoBERTa, DistilBERT,
         ELECTRA families). ktrain's word-vector taggers (``"bilstm"``, ``"bilstm-crf"`` and the
         ELMo ones) are not offered: the error says what to use.
@@ -618,6 +620,7 @@ def sequence_tagger(
     spec = tagger_head(
         name,
         transformer_layers_to_use=transformer_layers_to_use,
+        word_embedding_dim=word_embedding_dim,
         word_lstm_size=word_lstm_size,
         fc_dim=fc_dim,
         dropout=dropout,
@@ -643,6 +646,7 @@ def tagger_head(
     name: str,
     *,
     transformer_layers_to_use: Sequence[int] = (-2,),
+    word_embedding_dim: int = 100,
     word_lstm_size: int = 100,
     fc_dim: int = 100,
     dropout: float = 0.5,
@@ -678,6 +682,7 @@ def tagger_head(
     )
     return {
         "kind": "bilstm",
+        "word_embedding_dim": word_embedding_dim,
         "lstm_units": word_lstm_size,
         "fc_dim": fc_dim,
         "dropout": dropout,

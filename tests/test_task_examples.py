@@ -1,4 +1,4 @@
-"""The task examples (examples/multilabel.py, regression.py, pairs.py, ktrain_script.py,
+"""The task examples (examples/multilabel.py, regression.py, pairs.py, ktrain_script.py, ktrain_ner.py,
 long_texts.py, training_logs.py) and examples/embeddings.py run offline end to end.
 
 Marked ``slow``: each starts TensorFlow, builds a tiny model and trains it (30-60 s each); the
@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
         ("regression.py", "constant predictor"),
         ("pairs.py", "saved and reloaded"),
         ("ktrain_script.py", "peak lr 0.005"),
+        ("ktrain_ner.py", "entity F1 "),
         ("long_texts.py", "in windows"),
         ("training_logs.py", "history.csv: "),
     ],

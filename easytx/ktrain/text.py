@@ -989,13 +989,12 @@ def sequence_tagger(
     ``bert-base-multilingual-cased`` (``EASYTX_KTRAIN_BERT_MODEL`` replaces it, e.g. with a
     local folder). ktrain's word-vector and ELMo taggers (``'bilstm'``, ``'bilstm-crf'``...) are
     not offered, nor are ``wv_path_or_url`` and character embeddings: the error says what to use.
-    ``word_embedding_dim``, ``char_embedding_dim`` and ``char_lstm_size`` size those absent parts
-    and are ignored.
+    ``char_embedding_dim`` and ``char_lstm_size`` size those absent parts and are ignored.
     """
     from ..text import tagger_head
     from .ner import NERPreprocessor
 
-    del word_embedding_dim, char_embedding_dim, char_lstm_size
+    del char_embedding_dim, char_lstm_size
     if name == "bilstm-bert":
         name = "bilstm-transformer"
     if bert_model is not None:
@@ -1008,6 +1007,7 @@ def sequence_tagger(
     spec = tagger_head(
         name,
         transformer_layers_to_use=transformer_layers_to_use,
+        word_embedding_dim=word_embedding_dim,
         word_lstm_size=word_lstm_size,
         fc_dim=fc_dim,
         dropout=dropout,
