@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("usage: ktrain_ner.py {easytx|ktrain} [--bucket] [--seed N]")
     side, bucket = args[0], "--bucket" in args
     seed = int(args[args.index("--seed") + 1]) if "--seed" in args else 0
-    if side == "ktrain" and Path(sys.executable).resolve() != KTRAIN_PYTHON.resolve():
+    if side == "ktrain" and Path(sys.prefix).resolve() != KTRAIN_PYTHON.parents[1].resolve():
         import subprocess
 
         if not KTRAIN_PYTHON.exists():

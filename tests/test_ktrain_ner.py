@@ -156,6 +156,16 @@ def test_bilstm_head_round_trips_its_config_and_weights(tmp_path):
     assert again.config.token_head == config.token_head
     np.testing.assert_array_equal(np.asarray(again(inputs)), logits)
 
+    # the LSTM steps over words only: a word's id moved off a position changes the tags
+    moved = {**inputs, "word_index": np.array([[0, 5, 0, 1, 0]])}
+    assert not np.allclose(np.asarray(model(moved))[0, 3], logits[0, 3])
+
+    # word_embedding_dim=0: no word embedding, ten head variables
+    raw = {**config.raw, "easytx_token_head": {**config.token_head.to_dict(), "word_embedding_dim": 0}}
+    bare = build_model(EncoderConfig.from_dict(raw).with_labels(5), "token_classification")
+    assert bare.tagger_words is None and len(bare.trainable_variables) == 10
+    assert np.asarray(bare(inputs)).shape == (1, 5, 5)
+
 
 @pytest.mark.parametrize(
     "spec, match",
@@ -216,7 +226,8 @@ def test_ktrain_loaders_take_no_model_and_check_their_options(tiny_bert, tmp_pat
     (unknown,), _ = preproc.preprocess(["Zebedee visited Oslo"])[0]
     assert unknown[0].tolist() == [len(preproc.words) - 1, *preproc.words.ids(["visited", "Oslo"])]
 
-    model = txt.sequence_tagger("bilstm-transformer", preproc, transformer_model=str(tiny_bert), verbose=0)
+    with pytest.warns(DeprecationWarning, match="bert_model"):  # ktrain's README spelling
+        model = txt.sequence_tagger("bilstm-bert", preproc, bert_model=str(tiny_bert), verbose=0)
     assert model.config.token_head.word_vocab_size == len(preproc.words)  # one vocabulary
 
 
