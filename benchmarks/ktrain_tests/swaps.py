@@ -67,14 +67,15 @@ _NEWS_FOUR_CLASSES = [
         "        test_b = fetch_20newsgroups(\n"
         '            subset="test", categories=categories, shuffle=True, random_state=42\n'
         "        )\n",
-        "        import pandas as pd  # easytx swap: local AG News, as many rows as 20 Newsgroups'\n\n"
+        "        import pandas as pd  # easytx swap: local AG News, as many rows as 20 Newsgroups'\n"
+        "        from sklearn.utils import Bunch  # what fetch_20newsgroups returns\n\n"
         "        def _ag_news(split, n):\n"
         '            frame = pd.read_csv(f"{data}/ag_news_alps/{split}.tsv", sep="\\t", header=None,\n'
         '                                names=["text", "label"])\n'
         "            frame = frame.sample(n, random_state=42)\n"
         "            names = sorted(frame.label.unique())\n"
         "            target = [names.index(v) for v in frame.label]\n"
-        '            return {"data": list(frame.text), "target": target, "target_names": names}\n\n'
+        '            return Bunch(data=list(frame.text), target=target, target_names=names)\n\n'
         '        train_b = _ag_news("dev", 2257)\n'
         '        test_b = _ag_news("test", 1502)\n',
         "data: AG News (4 classes, dev/test.tsv) for 20 Newsgroups train/test (4 topics)",
