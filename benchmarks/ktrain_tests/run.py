@@ -183,6 +183,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--ktrain-repo is needed: git clone https://github.com/amaiya/ktrain; pass its folder.")
     if not args.model or not Path(args.model).is_dir():
         parser.error(f"--model must be a model folder. Received: {args.model!r}. Pass one.")
+    # pytest runs in the scratch folder: paths given relative to here must survive the move
+    args.model = str(Path(args.model).resolve())
+    if os.sep in args.python:
+        args.python = str(Path(args.python).absolute())
+    if args.pythonpath:
+        args.pythonpath = str(Path(args.pythonpath).resolve())
 
     files = swaps.CORE + swaps.EXTRA
     targets = args.only or swaps.CORE  # the extras run when --only names them

@@ -75,7 +75,7 @@ _NEWS_FOUR_CLASSES = [
         "            frame = frame.sample(n, random_state=42)\n"
         "            names = sorted(frame.label.unique())\n"
         "            target = [names.index(v) for v in frame.label]\n"
-        '            return Bunch(data=list(frame.text), target=target, target_names=names)\n\n'
+        "            return Bunch(data=list(frame.text), target=target, target_names=names)\n\n"
         '        train_b = _ag_news("dev", 2257)\n'
         '        test_b = _ag_news("test", 1502)\n',
         "data: AG News (4 classes, dev/test.tsv) for 20 Newsgroups train/test (4 topics)",
