@@ -22,7 +22,7 @@ batches of 32, drawn with a fixed seed) of one of three data sets in ``/work/sha
 3. a table: accuracy per learning rate (mean over the seeds and each seed), the suggestions, and
    the valley's ratio to the grid's best learning rate (the target: within 3x).
 
-    nice -n 10 python benchmarks/lr_find.py                  # about 10 minutes on 2 busy cores
+    nice -n 10 python benchmarks/lr_find.py                  # 10 to 15 minutes on 2 busy cores
     nice -n 10 python benchmarks/lr_find.py --seeds 0 --grid 5e-5 2e-4   # a quicker look
     nice -n 10 python benchmarks/lr_find.py --data trec --sweep-seeds 0 1 --no-fit-valley \\
         --grid 1e-4 2e-4 5e-4 1e-3 2e-3 --json benchmarks/lr_find_sweeps/trec.json
