@@ -78,6 +78,7 @@ def main() -> None:
         "maxlen": t.maxlen_,
         **SETTINGS,
         "lr_find": {
+            "min_div5": suggestion.min_div5,
             "valley": suggestion.valley,
             "min_div10": suggestion.min_div10,
             "steepest": suggestion.steepest,

@@ -440,7 +440,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     folder = predictor.save(args.output)
     learner = getattr(predictor, "learner", None)
     if args.lr == "auto" and learner is not None and learner.lr_finder_ is not None:
-        _console(f"learning rate (lr_find, valley): {learner.lr_finder_.valley:.2e}")
+        _console(f"learning rate (lr_find, min_div5): {learner.lr_finder_.min_div5:.2e}")
     _console(f"validation: {_format_metrics(predictor.metrics)}")
     _console(f"saved predictor to {folder}")
     return 0

@@ -156,14 +156,18 @@ class LRSuggestions:
     Attributes
     ----------
     valley : float
-        The suggestion to use: two thirds of the way down the longest valley of the smoothed loss
-        (fastai's default rule, :func:`easytx.lr_rules.valley`).
+        Two thirds of the way down the longest valley of the smoothed loss (fastai's default
+        rule, :func:`easytx.lr_rules.valley`). On 10 batches it lands low (0.2x to 0.4x the best
+        rate measured): the loss drifts down across the flat start, so the valley starts there.
     min_loss : float
         Learning rate at the lowest smoothed loss.
     min_div10 : float
         ``min_loss / 10`` (ktrain's rule of thumb), never below the start of the sweep.
     steepest : float
         Learning rate where the smoothed loss falls fastest (on a log-lr axis).
+    min_div5 : float
+        The suggestion to use: ``min_loss / 5``, never below the start of the sweep
+        (:func:`easytx.lr_rules.min_div5`; ``lr="auto"`` trains at it).
     lrs, losses : list of float
         The sweep, for plotting (:meth:`Learner.lr_plot`): the learning rate and the smoothed
         loss of every batch.
@@ -173,12 +177,14 @@ class LRSuggestions:
     min_loss: float
     min_div10: float
     steepest: float
+    min_div5: float
     lrs: list
     losses: list
 
     def __repr__(self) -> str:
         return (
-            f"LRSuggestions(valley={self.valley:.2e}, min_div10={self.min_div10:.2e}, "
+            f"LRSuggestions(min_div5={self.min_div5:.2e}, valley={self.valley:.2e}, "
+            f"min_div10={self.min_div10:.2e}, "
             f"steepest={self.steepest:.2e}, min_loss={self.min_loss:.2e})"
         )
 
@@ -920,7 +926,7 @@ class Learner:
         Returns
         -------
         LRSuggestions
-            Use ``.valley``: ``learner.fit_onecycle(learner.lr_find().valley, 2)``.
+            Use ``.min_div5``: ``learner.fit_onecycle(learner.lr_find().min_div5, 2)``.
         """
         kwargs.pop("lr_mult", None)  # ktrain argument; num_steps replaces it
         kwargs.pop("restore_weights_only", None)

@@ -69,7 +69,8 @@ def lr_plot(result: Any, *, n_skip_beginning: int = 5, n_skip_end: int = 2, sugg
     n_skip_beginning, n_skip_end : int
         Leave out this many points at the start (noisy) and at the end (diverging).
     suggest : bool
-        Mark the suggestions: ``valley`` (the one to use), ``min_div10`` and ``steepest``.
+        Mark the suggestions: ``min_div5`` (the one to use), ``valley``, ``min_div10`` and
+        ``steepest``.
 
     Returns
     -------
@@ -87,13 +88,14 @@ def lr_plot(result: Any, *, n_skip_beginning: int = 5, n_skip_end: int = 2, sugg
     ax.set_ylabel("loss (smoothed)")
     ax.set_title("Learning-rate finder")
     ax.grid(True, which="major", alpha=0.3)
-    if suggest:  # open rings of two sizes around a filled square: all stay visible when they coincide
+    if suggest:  # open rings of two sizes, a filled diamond under a smaller square: all stay visible
         styles = (
+            ("min_div5", dict(marker="D", markersize=9)),
             ("valley", dict(marker="o", markersize=18, markerfacecolor="none", markeredgewidth=2.5)),
             ("min_div10", dict(marker="o", markersize=11, markerfacecolor="none", markeredgewidth=2)),
             ("steepest", dict(marker="s", markersize=6)),
         )
-        for (name, style), color in zip(styles, ("tab:orange", "tab:red", "tab:green")):
+        for (name, style), color in zip(styles, ("tab:purple", "tab:orange", "tab:red", "tab:green")):
             lr = getattr(result, name, None)
             if lr is None:
                 continue

@@ -52,7 +52,8 @@ def finetune(
         Validation rows (same columns).
     lr : float or "auto"
         Peak learning rate; ``"auto"`` runs :meth:`Learner.lr_find` (100 batches, repeating
-        small training data) and takes its ``valley`` suggestion.
+        small training data) and takes its ``min_div5`` suggestion (a fifth of the rate at the
+        lowest loss; see ``docs/one-cycle.md``).
     strategy, mixed_precision, jit_compile :
         Distributed training, dtype policy and XLA, as in :func:`easytx.get_learner` (see
         ``docs/distributed.md``). The strategy is created before anything runs TensorFlow, so
@@ -107,8 +108,8 @@ def finetune(
         jit_compile=jit_compile,
     )
     if lr == "auto":
-        lr = learner.lr_find(verbose=verbose).valley
-        logger.info("lr='auto': using %.2e from lr_find (valley)", lr)
+        lr = learner.lr_find(verbose=verbose).min_div5
+        logger.info("lr='auto': using %.2e from lr_find (min_div5)", lr)
     learner.fit_onecycle(lr, epochs, verbose=verbose)
     proba = learner.predict_proba(val)
     metrics = preproc.task.scores(val.y, proba, preproc.labels_)
