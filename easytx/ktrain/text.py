@@ -565,6 +565,17 @@ _LATIN_ENCODINGS = ("cp1252", "latin_1", "iso8859_15")
 _CJK_ENCODINGS = ("gb18030", "big5", "cp949", "euc_kr", "cp932", "shift_jis", "euc_jp")
 
 
+def _is_windows_or_iso(encoding: str) -> bool:
+    """cp1250-cp1258, latin-1 or an ISO 8859 part: the single-byte encodings files are written in
+    today (charset-normalizer may rank a DOS code page such as cp775 first on a short text)."""
+    name = encoding.lower().replace("-", "_")
+    return (
+        name in ("latin_1", "latin1")
+        or name.startswith(("iso8859_", "iso_8859_"))
+        or (name.startswith("cp125") and len(name) == 6)
+    )
+
+
 def _mostly_lone_high_bytes(raw: bytes) -> bool:
     """Whether most non-ASCII bytes stand alone between ASCII bytes, as accented letters do in
     latin-1 text (a GBK or Shift-JIS character is two bytes, usually both non-ASCII). Looks at
@@ -596,8 +607,12 @@ def detect_encoding(raw: bytes) -> str:
         ) from None
     latin = _mostly_lone_high_bytes(raw)
     results = list(from_bytes(raw))
-    if any(r.coherence > 0 for r in results):
-        return max(results, key=lambda r: r.coherence - r.chaos).encoding
+    coherent = [r for r in results if r.coherence > 0]
+    if coherent:
+        if latin:  # accented letters: Windows/ISO code pages, not DOS or Mac ones (cp775, cp850...)
+            common = [r for r in coherent if _is_windows_or_iso(r.encoding)]
+            coherent = common or coherent
+        return max(coherent, key=lambda r: r.coherence - r.chaos).encoding
     prefer = _LATIN_ENCODINGS if latin else _CJK_ENCODINGS
 
     def rank(item: tuple) -> tuple:
