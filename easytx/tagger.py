@@ -402,18 +402,7 @@ class TaggingTransformer(Transformer):
         rows, label_ids = self._windowed(sentences, label_ids, stats, "training", logging.INFO)
         y = self._labels_array(word_ids, label_ids, self.maxlen_)
         self._train_vocab = WordVocabulary.from_sentences(sentences)
-        return self._with_word_index(
-            TaggedDataset(
-                encoded,
-                y,
-                rows,
-                word_ids,
-                pad_token_id=self._pad_id(),
-                batch_size=self.batch_size,
-                text_index=stats["text_index"],
-                stride=None if stats["text_index"] is None else self.window_stride(),
-            )
-        )
+        return self._dataset(encoded, y, rows, word_ids, stats, batch_size=self.batch_size)
 
     def preprocess_test(
         self, sentences: Any, tags: Any = None, verbose: int | None = None, *, windows: bool | None = None
@@ -435,18 +424,7 @@ class TaggingTransformer(Transformer):
         label_ids = None if tags is None else self.labels_.transform(tags, where="test data")
         rows, label_ids = self._windowed(sentences, label_ids, stats, "test", logging.INFO)
         y = None if label_ids is None else self._labels_array(word_ids, label_ids, self.maxlen_)
-        return self._with_word_index(
-            TaggedDataset(
-                encoded,
-                y,
-                rows,
-                word_ids,
-                pad_token_id=self._pad_id(),
-                batch_size=self.batch_size,
-                text_index=stats["text_index"],
-                stride=None if stats["text_index"] is None else self.window_stride(),
-            )
-        )
+        return self._dataset(encoded, y, rows, word_ids, stats, batch_size=self.batch_size)
 
     preprocess_valid = preprocess_test
 
@@ -483,19 +461,7 @@ class TaggingTransformer(Transformer):
         )
         self._said_windows = said or stats["text_index"] is not None
         raw = list(texts) if stats["text_index"] is None else [texts[i] for i in stats["text_index"]]
-        return self._with_word_index(
-            TaggedDataset(
-                encoded,
-                None,
-                rows,
-                word_ids,
-                pad_token_id=self._pad_id(),
-                spans=spans,
-                raw=raw,
-                text_index=stats["text_index"],
-                stride=stride if stats["text_index"] is not None else None,
-            )
-        )
+        return self._dataset(encoded, None, rows, word_ids, stats, spans=spans, raw=raw)
 
     def get_classifier(self, **kwargs: Any) -> Any:
         """Build the TF model with a token-classification head (one output per IOB2 tag).
@@ -540,7 +506,22 @@ class TaggingTransformer(Transformer):
             out[starts[w]] = i
         return out
 
-    def _with_word_index(self, data: TaggedDataset) -> TaggedDataset:
+    def _dataset(
+        self, encoded: dict, y: np.ndarray | None, rows: list, word_ids: list, stats: dict, **extra: Any
+    ) -> TaggedDataset:
+        """The dataset of tokenized rows (windows, when ``stats["text_index"]`` says so), with
+        the ``word_index`` input when this preprocessor's model reads words."""
+        windowed = stats["text_index"] is not None
+        data = TaggedDataset(
+            encoded,
+            y,
+            rows,
+            word_ids,
+            pad_token_id=self._pad_id(),
+            text_index=stats["text_index"],
+            stride=self.window_stride() if windowed else None,
+            **extra,
+        )
         self.prepare_dataset(data)
         return data
 
