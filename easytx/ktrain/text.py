@@ -633,6 +633,16 @@ def detect_encoding(raw: bytes) -> str:
     raise DataError("Could not detect the file's text encoding. Pass encoding=... (e.g. 'gbk').")
 
 
+def _file_encoding(path: str | os.PathLike, encoding: str | None, verbose: int) -> str:
+    """``encoding``, or the file's, detected and (with ``verbose``) printed as ktrain prints it."""
+    if encoding is not None:
+        return encoding
+    found = detect_encoding(Path(path).read_bytes())
+    if verbose:
+        _console(f"detected encoding: {found} (if wrong, set manually)")
+    return found
+
+
 def texts_from_csv(
     train_filepath: str | os.PathLike,
     text_column: str,
@@ -659,10 +669,7 @@ def texts_from_csv(
     """
     import pandas as pd
 
-    if encoding is None:
-        encoding = detect_encoding(Path(train_filepath).read_bytes())
-        if verbose:
-            _console(f"detected encoding: {encoding} (if wrong, set manually)")
+    encoding = _file_encoding(train_filepath, encoding, verbose)
     train_df = pd.read_csv(train_filepath, encoding=encoding, sep=sep)
     val_df = None if val_filepath is None else pd.read_csv(val_filepath, encoding=encoding, sep=sep)
     return texts_from_df(
@@ -868,15 +875,6 @@ def entities_from_df(
     if val_df is not None:
         x_val, y_val = read_tagged_df(val_df, where="val_df", **columns)
     return make_sequences(x, y, x_val, y_val, val_pct=val_pct, use_char=use_char, verbose=verbose)
-
-
-def _file_encoding(path: str | os.PathLike, encoding: str | None, verbose: int) -> str:
-    if encoding is not None:
-        return encoding
-    found = detect_encoding(Path(path).read_bytes())
-    if verbose:
-        _console(f"detected encoding: {found} (if wrong, set manually)")
-    return found
 
 
 def _gmb_frame(path: str | os.PathLike, encoding: str, columns: tuple) -> Any:
