@@ -49,6 +49,7 @@ __all__ = [
     "entities_with_offsets",
     "entity_scores",
     "WordVocabulary",
+    "read_tagged_frames",
     "entity_report",
 ]
 
@@ -235,6 +236,24 @@ def read_tagged_df(
 
 
 _WORD_RE = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]", re.UNICODE)
+
+
+def read_tagged_frames(
+    train_df: Any,
+    val_df: Any = None,
+    *,
+    sentence_column: str = "SentenceID",
+    word_column: str = "Word",
+    tag_column: str = "Tag",
+) -> tuple[list, list, list | None, list | None]:
+    """:func:`read_tagged_df` on a training frame and, when given, a validation frame
+    (``train_df`` / ``val_df`` in error messages): ``(x, y, x_val, y_val)``."""
+    columns = {"sentence_column": sentence_column, "word_column": word_column, "tag_column": tag_column}
+    x, y = read_tagged_df(train_df, where="train_df", **columns)
+    x_val = y_val = None
+    if val_df is not None:
+        x_val, y_val = read_tagged_df(val_df, where="val_df", **columns)
+    return x, y, x_val, y_val
 
 
 def split_words(text: str) -> tuple[list[str], list[tuple[int, int]]]:

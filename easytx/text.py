@@ -555,13 +555,11 @@ def entities_from_df(
     Rows of a sentence must be contiguous and in order; an id given only on a sentence's first
     row is carried forward (the Kaggle NER layout).
     """
-    from .tagging import read_tagged_df
+    from .tagging import read_tagged_frames
 
-    columns = {"sentence_column": sentence_column, "word_column": word_column, "tag_column": tag_column}
-    x, y = read_tagged_df(train_df, where="train_df", **columns)
-    x_val = y_val = None
-    if val_df is not None:
-        x_val, y_val = read_tagged_df(val_df, where="val_df", **columns)
+    x, y, x_val, y_val = read_tagged_frames(
+        train_df, val_df, sentence_column=sentence_column, word_column=word_column, tag_column=tag_column
+    )
     return entities_from_array(
         x,
         y,

@@ -866,14 +866,12 @@ def entities_from_df(
     verbose: int = 1,
 ) -> tuple:
     """ktrain's ``entities_from_df``: ``(sentence id, word, tag)`` rows -> ``(trn, val, preproc)``."""
-    from ..tagging import read_tagged_df
+    from ..tagging import read_tagged_frames
     from .ner import make_sequences
 
-    columns = {"sentence_column": sentence_column, "word_column": word_column, "tag_column": tag_column}
-    x, y = read_tagged_df(train_df, where="train_df", **columns)
-    x_val = y_val = None
-    if val_df is not None:
-        x_val, y_val = read_tagged_df(val_df, where="val_df", **columns)
+    x, y, x_val, y_val = read_tagged_frames(
+        train_df, val_df, sentence_column=sentence_column, word_column=word_column, tag_column=tag_column
+    )
     return make_sequences(x, y, x_val, y_val, val_pct=val_pct, use_char=use_char, verbose=verbose)
 
 
