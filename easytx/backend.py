@@ -487,7 +487,8 @@ def _bilstm_backend(source: Path, requested: str | None) -> str:
     from ._env import BACKEND_ENV, requested_backend
     from .encoders.config import SUPPORTED_MODEL_TYPES, is_supported
 
-    model_type = _read_config_dict(source).get("model_type", "?")
+    config = _read_config_dict(source)
+    model_type = config.get("model_type", "?")
     if requested is not None and str(requested).strip().lower() in ("transformers", "legacy"):
         raise ConfigError(
             "The BiLSTM tagger ('bilstm-transformer') is built on easytx's Keras 3 encoders; "
@@ -501,7 +502,7 @@ def _bilstm_backend(source: Path, requested: str | None) -> str:
             BACKEND_ENV,
             requested_backend(),
         )
-    if not is_supported(_read_config_dict(source)):
+    if not is_supported(config):
         raise ConfigError(
             "The BiLSTM tagger ('bilstm-transformer') runs on easytx's Keras 3 encoders "
             f"({', '.join(sorted(SUPPORTED_MODEL_TYPES))}); {source} is a {model_type!r} model. "
