@@ -36,6 +36,7 @@ __all__ = [
     "make_tiny_model",
     "to_pt_safetensors",
     "has_tf_classes",
+    "assert_same_entities",
     "free_port",
     "stop_process",
 ]
@@ -560,6 +561,28 @@ def make_tiny_model(
         config.save_pretrained(str(folder))
         _write_pt_safetensors(model, folder)
     return folder
+
+
+def assert_same_entities(a: list, b: list, *, atol: float = 1e-4) -> None:
+    """Assert two lists of per-text entity lists agree, scores within ``atol``.
+
+    Two engines (TensorFlow and ONNX Runtime) find the same entities at the same offsets, but their
+    scores can differ in the last printed digit; everything but ``score`` must match exactly.
+
+    Raises
+    ------
+    AssertionError
+        If the texts, types, offsets or number of entities differ, or a score differs by more
+        than ``atol``.
+    """
+    if len(a) != len(b):
+        raise AssertionError(f"{len(a)} texts against {len(b)}")
+    for row_a, row_b in zip(a, b):
+        plain_a = [{k: v for k, v in e.items() if k != "score"} for e in row_a]
+        plain_b = [{k: v for k, v in e.items() if k != "score"} for e in row_b]
+        if plain_a != plain_b:
+            raise AssertionError(f"entities differ: {plain_a} != {plain_b}")
+        np.testing.assert_allclose([e["score"] for e in row_a], [e["score"] for e in row_b], atol=atol)
 
 
 def free_port() -> int:

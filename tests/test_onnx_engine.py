@@ -27,6 +27,7 @@ import easytx
 from easytx import text
 from easytx.errors import ArtifactError, ConfigError, EasytxError, MissingDependencyError
 from easytx.testing import (
+    assert_same_entities,
     entity_dataset,
     free_port,
     keyword_dataset,
@@ -126,12 +127,7 @@ def _texts() -> list[str]:
 
 
 def _same_entities(a: list, b: list) -> None:
-    assert len(a) == len(b)
-    for row_a, row_b in zip(a, b):
-        assert [{k: v for k, v in e.items() if k != "score"} for e in row_a] == [
-            {k: v for k, v in e.items() if k != "score"} for e in row_b
-        ]
-        np.testing.assert_allclose([e["score"] for e in row_a], [e["score"] for e in row_b], atol=TOL)
+    assert_same_entities(a, b, atol=TOL)
 
 
 # --------------------------------------------------------------------------- the folder format
