@@ -57,6 +57,7 @@ __all__ = [
     "load_tokenizer",
     "load_config",
     "build_model",
+    "resolve_pooling",
     "load_model",
     "save_model",
     "backbone",
@@ -434,8 +435,9 @@ def build_model(
     backend : {"auto", "keras3", "transformers"}, optional
         See :func:`choose_backend` (``None``: ``EASYTX_BACKEND``, default ``"auto"``).
     """
-    if _token_head(Path(source), head, config_overrides):
-        backend = _bilstm_backend(Path(source), backend)
+    feature = _keras3_only_feature(Path(source), head, config_overrides)
+    if feature is not None:
+        backend = _keras3_only_backend(Path(source), backend, feature)
     if choose_backend(Path(source), backend) == "keras3":
         return _build_keras3(
             Path(source),
@@ -477,39 +479,104 @@ def _token_head(source: Path, head: str, config_overrides: dict | None) -> dict 
     return spec
 
 
-def _bilstm_backend(source: Path, requested: str | None) -> str:
-    """``"keras3"``: the BiLSTM tagger exists on easytx's Keras 3 encoders only.
+def _keras3_only_feature(source: Path, head: str, config_overrides: dict | None) -> tuple[str, str] | None:
+    """``(what, alternative)`` when the model asked for needs easytx's Keras 3 encoders, else ``None``.
 
-    An explicit ``backend="transformers"`` is refused (rather than building transformers' linear
-    head in its place); ``EASYTX_BACKEND=transformers``, a process-wide preference, gives way
-    with an INFO line.
+    Two heads exist there only: ktrain's BiLSTM tagger and a classification head on mean pooling.
+    """
+    from .encoders.config import POOLING_KEY
+
+    if _token_head(source, head, config_overrides):
+        return (
+            "The BiLSTM tagger ('bilstm-transformer')",
+            "sequence_tagger('transformer', ...) to fine-tune a linear tagging head on the "
+            "transformers backend",
+        )
+    overrides = config_overrides or {}
+    pooling = (
+        overrides[POOLING_KEY] if POOLING_KEY in overrides else _read_config_dict(source).get(POOLING_KEY)
+    )
+    if head == "sequence_classification" and pooling not in (None, "cls"):
+        return (
+            f"A classification head on {pooling} pooling ({POOLING_KEY}={pooling!r})",
+            "get_classifier(pooling='cls') to train transformers' head on the first token",
+        )
+    return None
+
+
+def _keras3_only_backend(source: Path, requested: str | None, feature: tuple[str, str]) -> str:
+    """``"keras3"`` for a model that exists on easytx's Keras 3 encoders only (``feature``).
+
+    An explicit ``backend="transformers"`` is refused (rather than building transformers' own head
+    in its place); ``EASYTX_BACKEND=transformers``, a process-wide preference, gives way with an
+    INFO line.
     """
     from ._env import BACKEND_ENV, requested_backend
     from .encoders.config import SUPPORTED_MODEL_TYPES, is_supported
 
+    what, alternative = feature
     config = _read_config_dict(source)
     model_type = config.get("model_type", "?")
     if requested is not None and str(requested).strip().lower() in ("transformers", "legacy"):
         raise ConfigError(
-            "The BiLSTM tagger ('bilstm-transformer') is built on easytx's Keras 3 encoders; "
-            f"backend={requested!r} was asked for. Use backend='keras3' (or 'auto'), or "
-            "sequence_tagger('transformer', ...) to fine-tune a linear tagging head on the "
-            "transformers backend."
+            f"{what} is built on easytx's Keras 3 encoders; backend={requested!r} was asked for. "
+            f"Use backend='keras3' (or 'auto'), or {alternative}."
         )
     if requested is None and requested_backend() in ("transformers", "legacy"):
         logger.info(
-            "%s=%s: the BiLSTM tagger is built on easytx's Keras 3 encoders.",
-            BACKEND_ENV,
-            requested_backend(),
+            "%s=%s: %s is built on easytx's Keras 3 encoders.", BACKEND_ENV, requested_backend(), what
         )
     if not is_supported(config):
         raise ConfigError(
-            "The BiLSTM tagger ('bilstm-transformer') runs on easytx's Keras 3 encoders "
-            f"({', '.join(sorted(SUPPORTED_MODEL_TYPES))}); {source} is a {model_type!r} model. "
-            "Pick a model of those families (e.g. bert-base-multilingual-cased, roberta-base), or "
-            "use sequence_tagger('transformer', ...) to fine-tune this one with a linear head."
+            f"{what} runs on easytx's Keras 3 encoders ({', '.join(sorted(SUPPORTED_MODEL_TYPES))}); "
+            f"{source} is a {model_type!r} model. Pick a model of those families (e.g. "
+            f"bert-base-multilingual-cased, roberta-base), or use {alternative}."
         )
     return "keras3"
+
+
+def resolve_pooling(source: Path, pooling: str, *, head: str, backend: str | None = None) -> str:
+    """The pooling a new ``head`` on the model in ``source`` uses: ``"cls"`` or ``"mean"``.
+
+    ``"auto"`` follows the model: a sentence-transformers model that pools by mean (all-MiniLM-L6-v2,
+    all-mpnet-base-v2, ...; see :func:`easytx.encoders.config.sentence_transformers_pooling`) gets
+    ``"mean"`` for a sequence-classification head on the Keras 3 encoders, anything else ``"cls"``
+    (transformers' heads, on the first token). Under the transformers backend ``"auto"`` gives
+    ``"cls"`` with an INFO line, since its classes pool by the first token only.
+
+    Raises
+    ------
+    ConfigError
+        ``pooling`` is not ``"auto"``, ``"cls"`` or ``"mean"``, or ``"mean"`` was asked for a head
+        other than sequence classification.
+    """
+    from .encoders.config import POOLINGS, sentence_transformers_pooling
+
+    if pooling not in ("auto", *POOLINGS):
+        raise ConfigError(
+            f"`pooling` must be one of {['auto', *POOLINGS]}. Received: pooling={pooling!r}. 'mean' "
+            "puts the classification head on the mean of the tokens (what sentence-embedding models "
+            "are trained for), 'cls' on the first token (transformers' heads), 'auto' picks by model."
+        )
+    if head != "sequence_classification":
+        if pooling == "mean":
+            raise ConfigError(
+                f"pooling='mean' applies to a classification head on whole texts; this model has a "
+                f"{head!r} head. Leave `pooling` at 'auto'."
+            )
+        return "cls"
+    if pooling != "auto":
+        return pooling
+    if sentence_transformers_pooling(source) != "mean":
+        return "cls"
+    if choose_backend(Path(source), backend) != "keras3":
+        logger.info(
+            "%s is a sentence-transformers model that pools by mean; the transformers backend's "
+            "classification heads read the first token, so this one does too.",
+            source,
+        )
+        return "cls"
+    return "mean"
 
 
 def _build_keras3(

@@ -167,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--batch-size", type=_positive_int, default=32, help="texts per step (default 32)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--pooling",
+        choices=["auto", "mean", "cls"],
+        default="auto",
+        help="what the classification head reads: the mean of the tokens or the first token; "
+        "'auto' (default) takes the mean for sentence-transformers models that pool by mean",
+    )
     p.set_defaults(handler=_cmd_train)
 
     # evaluate ------------------------------------------------------------------------------
@@ -436,6 +443,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         seed=args.seed,
         verbose=0 if args.quiet else 1,
+        pooling=args.pooling,
     )
     folder = predictor.save(args.output)
     learner = getattr(predictor, "learner", None)

@@ -1115,6 +1115,7 @@ class Transformer:
         strategy: Any = None,
         mixed_precision: str | None = None,
         backend: str | None = None,
+        pooling: str = "auto",
         **kwargs: Any,
     ) -> Any:
         """Build the TF model with a classification head sized for the learned classes.
@@ -1137,6 +1138,12 @@ class Transformer:
             Which model backend builds the model (see :func:`easytx.backend.choose_backend`):
             easytx's Keras 3 encoders for the BERT family, or transformers' TF classes (legacy
             extra). ``None`` takes ``EASYTX_BACKEND``, default ``"auto"``.
+        pooling : {"auto", "mean", "cls"}
+            What the head reads: ``"cls"`` the first token (transformers' heads), ``"mean"`` the
+            mean of the text's tokens (Keras 3 encoders only). ``"auto"`` takes ``"mean"`` for a
+            sentence-transformers model that pools by mean (the default model
+            all-MiniLM-L6-v2 does), ``"cls"`` otherwise; see ``docs/training-defaults.md``.
+            Taggers ignore it.
         **kwargs
             Config overrides, e.g. ``hidden_dropout_prob=0.2``. ktrain's ``fpath``, ``metrics``
             and ``multilabel`` arguments are accepted for compatibility when unused.
@@ -1156,6 +1163,13 @@ class Transformer:
                 "Transformer instead, before preprocess_train()."
             )
         id2label = {i: str(c) for i, c in enumerate(self.labels_.classes_)}
+        from .encoders.config import POOLING_KEY
+
+        if (
+            model_backends.resolve_pooling(self.source, pooling, head=self.task.head, backend=backend_name)
+            != "cls"
+        ):
+            kwargs[POOLING_KEY] = "mean"
         if seed is not None:
             from ._keras import set_random_seed
 

@@ -34,6 +34,7 @@ def finetune(
     mixed_precision: str | None = None,
     jit_compile: bool | None = None,
     backend: str | None = None,
+    pooling: str = "auto",
 ) -> Any:
     """Fine-tune ``model`` on a DataFrame or a CSV/TSV/JSONL file and return a Predictor.
 
@@ -62,6 +63,10 @@ def finetune(
     backend : {"auto", "keras3", "transformers"}, optional
         Model backend (see :func:`easytx.backend.choose_backend`); ``None`` takes
         ``EASYTX_BACKEND``, default ``"auto"`` (Keras 3 for the BERT family).
+    pooling : {"auto", "mean", "cls"}
+        What the classification head reads (see :meth:`Transformer.get_classifier`): ``"auto"``
+        pools by mean for sentence-transformers models that do (all-MiniLM-L6-v2), else the first
+        token.
 
     Returns
     -------
@@ -99,7 +104,9 @@ def finetune(
         batch_size=batch_size,
     )
     learner = get_learner(
-        preproc.get_classifier(strategy=strategy, mixed_precision=mixed_precision, backend=backend),
+        preproc.get_classifier(
+            strategy=strategy, mixed_precision=mixed_precision, backend=backend, pooling=pooling
+        ),
         train_data=trn,
         val_data=val,
         batch_size=batch_size,

@@ -23,6 +23,9 @@ __all__ = [
     "EncoderConfig",
     "TokenHead",
     "TOKEN_HEAD_KEY",
+    "POOLING_KEY",
+    "POOLINGS",
+    "sentence_transformers_pooling",
     "is_supported",
     "read_config",
 ]
@@ -138,6 +141,67 @@ TOKEN_HEAD_KEY = "easytx_token_head"
 TOKEN_HEAD_KINDS = ("linear", "bilstm")
 
 
+#: The ``config.json`` key that says how a sequence-classification head pools the encoder's output.
+POOLING_KEY = "easytx_pooling"
+#: ``"cls"``: each family's own head on the first token (BERT's pooler, RoBERTa's dense layer, ...),
+#: as transformers' classes; ``"mean"``: the same head on the mean of the non-padding tokens.
+POOLINGS = ("cls", "mean")
+
+
+def _check_pooling(value: Any) -> str:
+    if value not in POOLINGS:
+        raise ConfigError(
+            f"`{POOLING_KEY}` in config.json must be one of {list(POOLINGS)}. Received: {value!r}. "
+            "Fix config.json (or drop the key: 'cls' is the default)."
+        )
+    return value
+
+
+def sentence_transformers_pooling(folder: str | os.PathLike) -> str | None:
+    """How a sentence-transformers model in ``folder`` pools its tokens, as one of :data:`POOLINGS`.
+
+    Sentence-embedding models (all-MiniLM-L6-v2, all-mpnet-base-v2, ...) are trained so that a
+    pooling of the last hidden state, usually the mean, is the sentence's meaning; their folders
+    say which in ``modules.json`` and the Pooling module's ``config.json`` (``1_Pooling/``).
+
+    Returns
+    -------
+    str or None
+        ``"mean"`` or ``"cls"`` when the Pooling module uses exactly that mode; ``None`` when the
+        folder is not a sentence-transformers model, its files cannot be read, or it pools another
+        way (max, weighted mean, several modes at once), which no classification head here repeats.
+
+    Examples
+    --------
+    >>> sentence_transformers_pooling("/no/such/folder") is None
+    True
+    """
+    root = Path(folder)
+    pooling_dir = root / "1_Pooling"
+    try:
+        modules = json.loads((root / "modules.json").read_text(encoding="utf-8"))
+        for module in modules if isinstance(modules, list) else []:
+            if isinstance(module, dict) and str(module.get("type", "")).endswith("models.Pooling"):
+                pooling_dir = root / str(module.get("path", ""))
+                break
+    except (OSError, ValueError):
+        pass  # no modules.json: look for the usual folder name
+    try:
+        options = json.loads((pooling_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(options, dict):
+        return None
+    modes = {
+        k[len("pooling_mode_") :] for k, v in options.items() if k.startswith("pooling_mode_") and v is True
+    }
+    if modes == {"mean_tokens"}:
+        return "mean"
+    if modes == {"cls_token"}:
+        return "cls"
+    return None
+
+
 @dataclasses.dataclass(frozen=True)
 class TokenHead:
     """The token-classification head: transformers' linear layer, or ktrain's BiLSTM tagger.
@@ -228,6 +292,11 @@ class EncoderConfig:
     Build it with :func:`read_config` or :meth:`from_dict`; :meth:`to_dict` gives back a
     ``config.json`` dict that transformers' ``AutoConfig`` and model classes load.
 
+    ``pooling`` (:data:`POOLINGS`, the :data:`POOLING_KEY` entry of ``config.json``) is what the
+    sequence-classification head reads: the first token (``"cls"``, as transformers' classes) or
+    the mean of the non-padding tokens (``"mean"``). transformers ignores the key, so a model
+    trained with ``"mean"`` is read correctly by easytx only.
+
     Examples
     --------
     >>> cfg = EncoderConfig.from_dict({"model_type": "distilbert", "dim": 32, "n_layers": 2, "n_heads": 2})
@@ -258,6 +327,7 @@ class EncoderConfig:
     seq_classif_dropout: float = 0.2
     qa_dropout: float = 0.1
     token_head: TokenHead = dataclasses.field(default_factory=TokenHead)
+    pooling: str = "cls"
     raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -313,6 +383,7 @@ class EncoderConfig:
             token_head=TokenHead.from_dict(
                 raw.get(TOKEN_HEAD_KEY), num_hidden_layers=fields["num_hidden_layers"]
             ),
+            pooling=_check_pooling(raw.get(POOLING_KEY, "cls")),
             raw=raw,
             **fields,
         )
@@ -394,6 +465,9 @@ class EncoderConfig:
         d["label2id"] = dict(self.label2id)
         d.pop("num_labels", None)  # implied by id2label; transformers reads it from there
         d.pop(TOKEN_HEAD_KEY, None)
+        d.pop(POOLING_KEY, None)
+        if head == "sequence_classification" and self.pooling != "cls":
+            d[POOLING_KEY] = self.pooling
         if head == "token_classification" and self.token_head.to_dict() is not None:
             d[TOKEN_HEAD_KEY] = self.token_head.to_dict()
         return d

@@ -64,6 +64,18 @@ def _layer_norm(config: EncoderConfig, name: str) -> keras.layers.LayerNormaliza
     return keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name=name)
 
 
+def _masked_mean(x: Any, attention_mask: Any) -> Any:
+    """The mean of ``x`` ``[batch, seq, hidden]`` over the positions ``attention_mask`` keeps
+    (every position without a mask); a row with no kept position gives zeros. Summed in float32
+    (a float16 sum over 512 positions can overflow), returned in ``x``'s dtype."""
+    x32 = ops.cast(x, "float32")
+    if attention_mask is None:
+        return ops.cast(ops.mean(x32, axis=1), x.dtype)
+    keep = ops.cast(ops.expand_dims(ops.not_equal(attention_mask, 0), -1), "float32")
+    mean = ops.sum(x32 * keep, axis=1) / ops.maximum(ops.sum(keep, axis=1), 1.0)
+    return ops.cast(mean, x.dtype)
+
+
 def _sinusoidal(n_pos: int, dim: int):
     import numpy as np
 
@@ -521,7 +533,7 @@ class EncoderModel(keras.Model):
             return ops.cast(x, "float32")
         if self.head_name == "token_classification":
             return self.output_layer(self.head_dropout(x, training=training))
-        first = x[:, 0, :]
+        first = _masked_mean(x, inputs.get("attention_mask")) if self.config.pooling == "mean" else x[:, 0, :]
         family = self.config.model_type
         if family == "bert":
             pooled = self.backbone.pooler(first)
