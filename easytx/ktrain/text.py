@@ -298,10 +298,16 @@ def _transformer_class() -> type:
             metrics: Any = None,
             **kw: Any,
         ) -> Any:
-            """The classification model; with ``fpath``, the one ``learner.save_model(fpath)`` wrote."""
+            """The classification model; with ``fpath``, the one ``learner.save_model(fpath)`` wrote.
+
+            The head reads the first token, as ktrain's (transformers') does, for every model:
+            ``pooling="auto"`` (easytx's default) puts it on the mean of the tokens for
+            sentence-transformers models such as all-MiniLM-L6-v2.
+            """
             _check_metrics(metrics, ("accuracy", "binary_accuracy"))
             if fpath is not None:
                 return self.get_model(fpath)
+            kw.setdefault("pooling", "cls")
             return super().get_classifier(multilabel=multilabel, **kw)
 
         def get_regression_model(
@@ -317,7 +323,7 @@ def _transformer_class() -> type:
             """The model for this task: new, or loaded from a ``learner.save_model()`` folder."""
             self._check_fitted()
             if fpath is None:
-                return super().get_classifier()
+                return self.get_classifier()
             from .. import backend
             from ..bindings import bind
 
