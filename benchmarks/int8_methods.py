@@ -41,7 +41,13 @@ Methods (onnxruntime's dynamic quantization unless named otherwise):
   quantized (per-channel, dynamic), so its one activation scale no longer stretches over the
   outliers. ``-up``/``-down``/``-other``: only those MatMuls; ``-topN``: at most N channels per
   input; ``-vocab``: calibrated on random words of the vocabulary instead of SST-2; ``-head``:
-  pooler and classifier in float32; ``-fbK``: also the K most sensitive MatMuls of the split graph.
+  pooler and classifier in float32; ``-fbK``: also the K most sensitive MatMuls of the split graph;
+  ``-gptq``: the weights rounded GPTQ's way (Frantar et al., 2022) on onnxruntime's int8 grid,
+  with ``X^T X`` of each MatMul's input over the calibration sentences.
+- Diagnostics, in float32 arithmetic: ``weights-only`` (the weights rounded as per-channel int8
+  does; ``weights-only-gptq``: GPTQ's way), ``activations-only`` (each MatMul's input through
+  ``DynamicQuantizeLinear`` and back, float32 weights; ``activations-only-split``: after the
+  outlier split at 5).
 - ``save-int8[-seedN|-sst2]``: what ``save(onnx="int8")`` writes
   (``easytx.export.quantize_int8``: outlier split at R=5, calibrated on 300 texts of random words
   of the vocabulary, draw N; ``-sst2``: on SST-2 training sentences instead).
@@ -299,6 +305,53 @@ def head_matmuls(model) -> list[str]:
     return [n.name for n in weight_matmuls(model) if "block_" not in n.name]
 
 
+def input_hessians(model, predictor, texts: list[str], names: list[str]) -> dict[str, np.ndarray]:
+    """``X^T X`` of each tensor in ``names`` (the rows of real tokens) over ``texts``."""
+    import onnx
+    import onnxruntime as ort
+
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    for name in names:
+        probe.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    hessians: dict[str, np.ndarray] = {}
+    for feed in calibration_batches(predictor, texts):
+        real = feed["attention_mask"].astype(bool).reshape(-1)
+        for name, out in zip(names, session.run(names, {k: feed[k] for k in predictor.model.input_names})):
+            rows = out.reshape(-1, out.shape[-1]).astype(np.float64)
+            rows = rows[real] if rows.shape[0] == real.size else rows
+            hessians[name] = hessians.get(name, 0) + rows.T @ rows
+    return hessians
+
+
+def gptq_int8(weight: np.ndarray, hessian: np.ndarray, damp: float = 0.01) -> np.ndarray:
+    """``weight`` ([in, out], used as ``x @ weight``) rounded to the grid that onnxruntime's
+    per-channel symmetric int8 uses (``max|column| / 127``), GPTQ's way (Frantar et al., 2022): one
+    input row at a time, each row's rounding error pushed onto the rows not yet rounded through
+    the inverse of ``X^T X``, so that ``X @ weight`` moves as little as possible. The largest
+    value of each column stays on its grid end, so onnxruntime finds the same scales again."""
+    w = weight.astype(np.float64).copy()
+    h = hessian.copy()
+    dead = np.diag(h) == 0
+    h[dead, dead] = 1
+    w[dead] = 0
+    scale = np.maximum(np.abs(w).max(0), 1e-12) / 127
+    h[np.diag_indices_from(h)] += damp * np.mean(np.diag(h))
+    inverse = np.linalg.cholesky(np.linalg.inv(h)).T  # upper triangular
+    q = np.zeros_like(w)
+    for k in range(w.shape[0]):
+        q[k] = np.clip(np.round(w[k] / scale), -127, 127)
+        error = (w[k] - q[k] * scale) / inverse[k, k]
+        w[k + 1 :] -= np.outer(inverse[k, k + 1 :], error)
+    ends = np.abs(q).max(0) < 127  # keep each column's scale: its largest value back on +-127
+    if ends.any():
+        top = np.abs(weight.astype(np.float64) * ~dead[:, None]).argmax(0)
+        cols = np.flatnonzero(ends)
+        q[top[cols], cols] = 127 * np.sign(weight[top[cols], cols])
+    return (q * scale).astype(np.float32)
+
+
 def vocabulary_texts(predictor, n: int = 300, seed: int = 0) -> list[str]:
     """``n`` texts of 5 to 40 random whole words of the predictor's own vocabulary: calibration
     without any data (the outlier channels are the model's, whatever the input)."""
@@ -444,6 +497,53 @@ def quantize(method: str, source: Path, target: Path, model, predictor, calibrat
             texts=calibration if method.endswith("-sst2") else None,
         )
         print(f"save-int8: {quantize_int8(source, target, feeds)}", file=sys.stderr)
+    elif method.startswith("weights-only"):
+        # diagnostic: the weights rounded as per-channel int8 does (one symmetric scale per output
+        # column), everything computed in float32: how much of the error is the weights'
+        from onnx import numpy_helper
+
+        out = onnx.ModelProto()
+        out.CopyFrom(model)
+        inits = {i.name: i for i in out.graph.initializer}
+        nodes = weight_matmuls(out)
+        if method.endswith("-gptq"):  # weights-only-gptq: rounded GPTQ's way (gptq_int8)
+            hessians = input_hessians(
+                out, predictor, calibration, list(dict.fromkeys(n.input[0] for n in nodes))
+            )
+        for node in nodes:
+            w = numpy_helper.to_array(inits[node.input[1]])
+            scale = np.maximum(np.abs(w).max(0), 1e-12) / 127
+            rounded = (np.clip(np.round(w / scale), -127, 127) * scale).astype(np.float32)
+            if method.endswith("-gptq"):
+                rounded = gptq_int8(w, hessians[node.input[0]])
+            inits[node.input[1]].CopyFrom(numpy_helper.from_array(rounded, node.input[1]))
+        onnx.save(out, str(target))
+    elif method.startswith("activations-only"):
+        # diagnostic: each weight MatMul's input quantized and dequantized as dynamic quantization
+        # does (DynamicQuantizeLinear: uint8, one scale per tensor), float32 weights;
+        # activations-only-split: after the outlier split at 5 (SST-2 calibration)
+        from onnx import helper
+
+        graph, small = model, []
+        if method.endswith("-split"):
+            graph, small = outlier_split(model, activation_maxima(model, predictor, calibration), 5.0)
+        out = onnx.ModelProto()
+        out.CopyFrom(graph)
+        targets = {n.name for n in weight_matmuls(out)} - set(small)
+        nodes, done = [], {}
+        for node in out.graph.node:
+            if node.name in targets:
+                x = node.input[0]
+                if x not in done:
+                    q = [f"{x}/fq_{k}" for k in ("q", "scale", "zp", "dq")]
+                    nodes.append(helper.make_node("DynamicQuantizeLinear", [x], q[:3], name=f"{x}/fq_quant"))
+                    nodes.append(helper.make_node("DequantizeLinear", q[:3], [q[3]], name=f"{x}/fq_dequant"))
+                    done[x] = q[3]
+                node.input[0] = done[x]
+            nodes.append(node)
+        del out.graph.node[:]
+        out.graph.node.extend(nodes)
+        onnx.save(out, str(target))
     elif method == "per-channel-head":
         quantize_dynamic(
             str(source), str(target), per_channel=True, nodes_to_exclude=head_matmuls(model), **dynamic
@@ -515,6 +615,19 @@ def quantize(method: str, source: Path, target: Path, model, predictor, calibrat
         fp32 = target.with_suffix(".fp32.onnx")
         onnx.save(split, str(fp32))
         exclude = list(small)
+        if "gptq" in parts:  # weights rounded GPTQ's way on onnxruntime's int8 grid
+            from onnx import numpy_helper
+
+            inits = {i.name: i for i in split.graph.initializer}
+            nodes = [n for n in weight_matmuls(split) if n.name not in small]
+            hessians = input_hessians(
+                split, predictor, calibration, list(dict.fromkeys(n.input[0] for n in nodes))
+            )
+            for node in nodes:
+                weight = numpy_helper.to_array(inits[node.input[1]])
+                rounded = gptq_int8(weight, hessians[node.input[0]])
+                inits[node.input[1]].CopyFrom(numpy_helper.from_array(rounded, node.input[1]))
+            onnx.save(split, str(fp32))
         if "head" in parts:  # the pooler and classifier (one row per text, not per token) in float32
             exclude += head_matmuls(model)
         if keep:
