@@ -380,7 +380,7 @@ def quantize_int8(
     no longer has to stretch over the outliers. Measured on all-MiniLM-L6-v2 fine-tuned on SST-2
     (1,000 test sentences, ``benchmarks/int8_methods.py``): the mean probability change halves
     (0.008 instead of 0.015), the largest is 0.19 to 0.24 instead of 0.36, labels agree with the
-    float32 graph on 98.8 to 99.3% of texts (depending on the calibration texts) instead of 98.1%,
+    float32 graph on 98.8 to 99.1% of texts (depending on the calibration texts) instead of 98.1%,
     for 4 to 11% of the int8 speed.
 
     Returns
