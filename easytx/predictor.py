@@ -625,12 +625,19 @@ class Predictor:
         import onnx as onnx_package
         import tf2onnx
 
-        from .export import quantize_int8, write_onnx_graph
+        from .export import calibration_feeds, quantize_int8, write_onnx_graph
 
         fp32 = tmp / onnx_engine.GRAPH_FILES["onnx"]
         info = write_onnx_graph(self, fp32, opset=opset)
         if "onnx-int8" in graphs:
-            info["int8"] = quantize_int8(fp32, tmp / onnx_engine.GRAPH_FILES["onnx-int8"])
+            # random words of the model's own vocabulary find its outlier channels (no data needed)
+            rust = getattr(getattr(self.preproc, "tokenizer", None), "backend_tokenizer", None)
+            feeds = None
+            if rust is not None and hasattr(self.preproc, "_pad_id"):
+                feeds = calibration_feeds(
+                    rust, info["inputs"], maxlen=self.preproc.maxlen_, pad_id=self.preproc._pad_id()
+                )
+            info["int8"] = quantize_int8(fp32, tmp / onnx_engine.GRAPH_FILES["onnx-int8"], feeds)
         versions = {"tf2onnx": tf2onnx.__version__, "onnx": onnx_package.__version__}
         try:
             import onnxruntime
