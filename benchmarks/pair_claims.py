@@ -49,6 +49,13 @@ def main() -> None:
     parser.add_argument("--multipliers", type=float, nargs="+", default=[1.0, 30.0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds")
     parser.add_argument("--no-single", action="store_true", help="skip the single-text reference")
+    parser.add_argument(
+        "--poolings",
+        nargs="+",
+        default=["auto"],
+        choices=["auto", "cls", "mean"],
+        help="what the head reads (get_classifier's pooling; 'auto': the mean for all-MiniLM-L6-v2)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -62,28 +69,29 @@ def main() -> None:
     x_dev, y_dev = _read("stsa.binary.dev")
     px, py = _pairs(x, y, seed=0)
     px_dev, py_dev = _pairs(x_dev, y_dev, seed=1)
-    runs = [("pairs", m, s, px, py, px_dev, py_dev) for s in args.seeds for m in args.multipliers]
+    grid = [(s, m, pool) for s in args.seeds for m in args.multipliers for pool in args.poolings]
+    runs = [("pairs", m, s, pool, px, py, px_dev, py_dev) for s, m, pool in grid]
     if not args.no_single:
-        runs += [("single reviews", m, s, x, y, x_dev, y_dev) for s in args.seeds for m in args.multipliers]
+        runs += [("single reviews", m, s, pool, x, y, x_dev, y_dev) for s, m, pool in grid]
     rows = []
-    for name, m, seed, tx, ty, dx, dy in runs:
+    for name, m, seed, pooling, tx, ty, dx, dy in runs:
         start = time.perf_counter()
         t = text.Transformer(model, maxlen=args.maxlen)
         trn = t.preprocess_train(tx, ty)
         learner = easytx.get_learner(
-            t.get_classifier(seed=seed), trn, batch_size=32, seed=seed, head_lr_multiplier=m
+            t.get_classifier(seed=seed, pooling=pooling), trn, batch_size=32, seed=seed, head_lr_multiplier=m
         )
         learner.fit_onecycle(args.lr, args.epochs, verbose=0)
         predicted = easytx.get_predictor(learner.model, t).predict(dx)
         accuracy = sum(p == q for p, q in zip(predicted, dy)) / len(dy)
-        rows.append((name, m, seed, accuracy, time.perf_counter() - start))
+        rows.append((name, m, seed, pooling, accuracy, time.perf_counter() - start))
         print(rows[-1], flush=True)
     print()
     print(f"{args.rows} training rows, fit_onecycle({args.lr:g}, {args.epochs}), maxlen {args.maxlen}")
-    print("| task | head_lr_multiplier | seed | dev accuracy | time (s) |")
-    print("|---|---:|---:|---:|---:|")
-    for name, m, seed, accuracy, seconds in rows:
-        print(f"| {name} | {m:g} | {seed} | {accuracy:.4f} | {seconds:.0f} |")
+    print("| task | head_lr_multiplier | seed | pooling | dev accuracy | time (s) |")
+    print("|---|---:|---:|---|---:|---:|")
+    for name, m, seed, pooling, accuracy, seconds in rows:
+        print(f"| {name} | {m:g} | {seed} | {pooling} | {accuracy:.4f} | {seconds:.0f} |")
     print(f"\nload average at the end: {os.getloadavg()}")
 
 
