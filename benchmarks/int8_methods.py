@@ -89,13 +89,10 @@ DEFAULT_METHODS = (
 
 
 def weight_matmuls(model) -> list:
-    """MatMul nodes whose second input is a constant 2-D weight."""
-    inits = {i.name: i for i in model.graph.initializer}
-    return [
-        n
-        for n in model.graph.node
-        if n.op_type == "MatMul" and n.input[1] in inits and len(inits[n.input[1]].dims) == 2
-    ]
+    """MatMul nodes whose second input is a constant 2-D weight (those int8 quantizes)."""
+    from easytx.export import _weight_matmuls
+
+    return _weight_matmuls(model)
 
 
 def activation_maxima(model, predictor, texts: list[str]) -> dict[str, np.ndarray]:
@@ -354,13 +351,10 @@ def gptq_int8(weight: np.ndarray, hessian: np.ndarray, damp: float = 0.01) -> np
 
 def vocabulary_texts(predictor, n: int = 300, seed: int = 0) -> list[str]:
     """``n`` texts of 5 to 40 random whole words of the predictor's own vocabulary: calibration
-    without any data (the outlier channels are the model's, whatever the input)."""
-    import re
+    without any data, as ``save(onnx="int8")`` does (:func:`easytx.export.vocabulary_texts`)."""
+    from easytx.export import vocabulary_texts as library_texts
 
-    vocab = predictor.preproc.tokenizer.backend_tokenizer.get_vocab()
-    words = sorted({w.lstrip("\u0120\u2581") for w in vocab if re.fullmatch("[\u0120\u2581]?[a-z]{3,}", w)})
-    rng = np.random.default_rng(seed)
-    return [" ".join(rng.choice(words, rng.integers(5, 41))) for _ in range(n)]
+    return library_texts(predictor.preproc.tokenizer.backend_tokenizer, n=n, seed=seed)
 
 
 def outlier_split(
@@ -370,69 +364,16 @@ def outlier_split(
     limit: int = 16,
     roles: tuple = ("up", "down", "other"),
 ):
-    """The float32 graph with each weight MatMul's outlier input channels (calibrated max |x| above
-    ``ratio`` times the channels' median) split off: ``x @ W = (x * mask) @ W + x[:, idx] @ W[idx]``.
-    The first term is then quantized (its input range no longer has the outliers), the second, a
-    MatMul with ``len(idx)`` rows, stays float32. Returns the graph and the small MatMuls' names.
-    """
-    import onnx
-    from onnx import helper, numpy_helper
+    """The float32 graph with the outlier input channels of the weight MatMuls of ``roles`` split
+    off, as ``save(onnx="int8")`` splits them (:func:`easytx.export._split_outliers`): ``x @ W =
+    (x * mask) @ W + x[..., idx] @ W[idx]``, where ``idx`` are the channels whose calibrated max
+    |x| is above ``ratio`` times the channels' median. The first term is then quantized, the
+    second stays float32. Returns the graph and the small MatMuls' names."""
+    from easytx.export import _split_outliers
 
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
-    inits = {i.name: i for i in out.graph.initializer}
-    targets = {n.name for n in weight_matmuls(out) if matmul_role(out, n) in roles}
-    shared: dict[str, tuple[str, str, np.ndarray]] = {}
-    nodes, small = [], []
-    for node in out.graph.node:
-        if node.name not in targets:
-            nodes.append(node)
-            continue
-        x = node.input[0]
-        top = maxima[x]
-        idx = np.argsort(top)[::-1][:limit]
-        idx = np.sort(idx[top[idx] > ratio * np.median(top)])
-        if idx.size == 0:
-            nodes.append(node)
-            continue
-        if x not in shared:
-            key = f"{node.name}/outliers"
-            mask = np.ones(top.size, np.float32)
-            mask[idx] = 0
-            out.graph.initializer.append(numpy_helper.from_array(mask, f"{key}/mask"))
-            out.graph.initializer.append(numpy_helper.from_array(idx.astype(np.int64), f"{key}/idx"))
-            nodes.append(
-                helper.make_node("Mul", [x, f"{key}/mask"], [f"{key}/inliers"], name=f"{key}/mask_mul")
-            )
-            nodes.append(
-                helper.make_node("Gather", [x, f"{key}/idx"], [f"{key}/values"], name=f"{key}/gather", axis=1)
-            )
-            shared[x] = (f"{key}/inliers", f"{key}/values", idx)
-        inliers, values, idx = shared[x]
-        weight = numpy_helper.to_array(inits[node.input[1]])
-        rows = f"{node.name}/outlier_rows"
-        out.graph.initializer.append(numpy_helper.from_array(weight[idx].astype(np.float32), rows))
-        result = node.output[0]
-        node.input[0] = inliers
-        node.output[0] = f"{node.name}/inlier_part"
-        nodes.append(node)
-        nodes.append(
-            helper.make_node(
-                "MatMul", [values, rows], [f"{node.name}/outlier_part"], name=f"{node.name}/outlier_matmul"
-            )
-        )
-        small.append(f"{node.name}/outlier_matmul")
-        nodes.append(
-            helper.make_node(
-                "Add",
-                [node.output[0], f"{node.name}/outlier_part"],
-                [result],
-                name=f"{node.name}/outlier_add",
-            )
-        )
-    del out.graph.node[:]
-    out.graph.node.extend(nodes)
-    return out, small
+    only = {n.name for n in weight_matmuls(model) if matmul_role(model, n) in roles}
+    graph, small, _ = _split_outliers(model, maxima, ratio, limit, only)
+    return graph, small
 
 
 def quantize(method: str, source: Path, target: Path, model, predictor, calibration: list[str]) -> None:

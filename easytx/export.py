@@ -51,6 +51,7 @@ __all__ = [
     "write_onnx_graph",
     "quantize_int8",
     "calibration_feeds",
+    "vocabulary_texts",
     "write_tflite",
 ]
 
@@ -463,11 +464,14 @@ def _input_maxima(model: Any, feeds: list[dict]) -> dict:
     return maxima
 
 
-def _split_outliers(model: Any, maxima: dict, ratio: float, limit: int) -> tuple[Any, list[str], int]:
+def _split_outliers(
+    model: Any, maxima: dict, ratio: float, limit: int, only: set[str] | None = None
+) -> tuple[Any, list[str], int]:
     """A copy of ``model`` (the same function in float32) where each weight MatMul's outlier input
     channels go through a small float32 MatMul of their own: ``x @ W = (x * mask) @ W +
-    x[..., idx] @ W[idx]``. Returns the graph, the small MatMuls' names (to keep out of
-    quantization) and the number of channels split off."""
+    x[..., idx] @ W[idx]``. ``only``: split these MatMuls (by node name) and leave the others.
+    Returns the graph, the small MatMuls' names (to keep out of quantization) and the number of
+    channels split off."""
     import numpy as np
     import onnx
     from onnx import helper, numpy_helper
@@ -475,7 +479,7 @@ def _split_outliers(model: Any, maxima: dict, ratio: float, limit: int) -> tuple
     out = onnx.ModelProto()
     out.CopyFrom(model)
     inits = {i.name: i for i in out.graph.initializer}
-    targets = {n.name for n in _weight_matmuls(out)}
+    targets = {n.name for n in _weight_matmuls(out) if only is None or n.name in only}
     shared: dict[str, tuple[str, str, Any]] = {}
     nodes: list = []
     small: list[str] = []
@@ -528,6 +532,22 @@ def _split_outliers(model: Any, maxima: dict, ratio: float, limit: int) -> tuple
     return out, small, int(sum(len(v[2]) for v in shared.values()))
 
 
+def vocabulary_texts(tokenizer: Any, *, n: int = 300, seed: int = 0) -> list[str] | None:
+    """``n`` texts of 5 to 40 whole words drawn at random from ``tokenizer``'s own vocabulary (a
+    ``tokenizers.Tokenizer``): calibration without any data, since the outlier channels are the
+    model's whatever the text. ``None`` when the vocabulary has fewer than 100 whole words."""
+    import re
+
+    import numpy as np
+
+    vocab = tokenizer.get_vocab()
+    words = sorted({w.lstrip("\u0120\u2581") for w in vocab if re.fullmatch("[\u0120\u2581]?[a-z]{3,}", w)})
+    if len(words) < 100:
+        return None
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(words, rng.integers(5, 41))) for _ in range(n)]
+
+
 def calibration_feeds(
     tokenizer: Any,
     input_names: list[str],
@@ -545,22 +565,15 @@ def calibration_feeds(
     per batch (``texts``, when given, instead of the random ones). ``None`` when the graph takes
     inputs other than token ids, attention mask and token types, or the vocabulary has too few
     whole words."""
-    import re
-
     import numpy as np
 
     fields = {"input_ids": "ids", "attention_mask": "attention_mask", "token_type_ids": "type_ids"}
     if not input_names or any(name not in fields for name in input_names):
         return None
     if texts is None:
-        vocab = tokenizer.get_vocab()
-        words = sorted(
-            {w.lstrip("\u0120\u2581") for w in vocab if re.fullmatch("[\u0120\u2581]?[a-z]{3,}", w)}
-        )
-        if len(words) < 100:
+        texts = vocabulary_texts(tokenizer, n=n, seed=seed)
+        if texts is None:
             return None
-        rng = np.random.default_rng(seed)
-        texts = [" ".join(rng.choice(words, rng.integers(5, 41))) for _ in range(n)]
     tok = type(tokenizer).from_str(tokenizer.to_str())
     tok.no_padding()
     tok.enable_truncation(max_length=maxlen)
