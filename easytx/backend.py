@@ -459,16 +459,11 @@ def build_model(
     )
 
 
-def _token_head(source: Path, head: str, config_overrides: dict | None) -> dict | None:
-    """The non-linear token head asked for (in ``config_overrides`` or the saved config), if any."""
+def _token_head(settings: dict, head: str) -> dict | None:
+    """The non-linear token head ``settings`` (config.json with the overrides) ask for, if any."""
     from .encoders.config import TOKEN_HEAD_KEY
 
-    overrides = config_overrides or {}
-    spec = (
-        overrides[TOKEN_HEAD_KEY]
-        if TOKEN_HEAD_KEY in overrides
-        else _read_config_dict(source).get(TOKEN_HEAD_KEY)
-    )
+    spec = settings.get(TOKEN_HEAD_KEY)
     if not spec or (isinstance(spec, dict) and spec.get("kind", "linear") == "linear"):
         return None
     if head != "token_classification":
@@ -486,16 +481,14 @@ def _keras3_only_feature(source: Path, head: str, config_overrides: dict | None)
     """
     from .encoders.config import POOLING_KEY
 
-    if _token_head(source, head, config_overrides):
+    settings = {**_read_config_dict(source), **(config_overrides or {})}  # an override wins
+    if _token_head(settings, head):
         return (
             "The BiLSTM tagger ('bilstm-transformer')",
             "sequence_tagger('transformer', ...) to fine-tune a linear tagging head on the "
             "transformers backend",
         )
-    overrides = config_overrides or {}
-    pooling = (
-        overrides[POOLING_KEY] if POOLING_KEY in overrides else _read_config_dict(source).get(POOLING_KEY)
-    )
+    pooling = settings.get(POOLING_KEY)
     if head == "sequence_classification" and pooling not in (None, "cls"):
         return (
             f"A classification head on {pooling} pooling ({POOLING_KEY}={pooling!r})",
