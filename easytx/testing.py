@@ -12,6 +12,7 @@ a tiny model learns in a few epochs; :func:`entity_dataset` does the same for na
 
 from __future__ import annotations
 
+import collections
 import os
 import random
 import socket
@@ -259,6 +260,35 @@ def pair_dataset(n: int = 200, *, seed: int = 0) -> tuple[list[tuple[str, str]],
     return [(rng.choice(_SUBJECTS), text) for text in x], list(y)
 
 
+def _wordpiece_vocab(corpus, normalizer, pre_tokenizer, specials, vocab_size: int) -> dict:
+    """A WordPiece vocabulary that depends on the corpus alone: the special tokens, every character
+    (alone and as a ``##`` continuation), then the corpus's words, most frequent first (ties in
+    alphabetical order), up to ``vocab_size``.
+
+    ``tokenizers``' WordPiece trainer breaks ties between equally frequent merges in hash-map
+    order, which changes from one process to the next: the same corpus gave a different vocabulary
+    (and so different token ids, sequence lengths and tiny-model results) in every test process.
+    """
+    counts: collections.Counter = collections.Counter()
+    for text in corpus:
+        counts.update(word for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)))
+    alphabet = sorted({char for word in counts for char in word})
+    tokens = list(specials) + alphabet + ["##" + char for char in alphabet]
+    if len(tokens) > vocab_size:
+        raise ValueError(
+            f"`vocab_size` must hold the {len(tokens)} special tokens and characters of the corpus. "
+            f"Received: vocab_size={vocab_size}"
+        )
+    known = set(tokens)
+    for word, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        if len(tokens) == vocab_size:
+            break
+        if word not in known:
+            tokens.append(word)
+            known.add(word)
+    return {token: i for i, token in enumerate(tokens)}
+
+
 def _train_tokenizer(family: str, corpus: list[str], vocab_size: int):
     from tokenizers import (
         Tokenizer,
@@ -287,13 +317,14 @@ def _train_tokenizer(family: str, corpus: list[str], vocab_size: int):
             add_prefix_space=False,
         )
         return tok
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.decoder = decoders.WordPiece()
+    normalizer = normalizers.BertNormalizer(lowercase=True)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials)
-    tok.train_from_iterator(corpus, trainer)
+    vocab = _wordpiece_vocab(corpus, normalizer, pre_tokenizer, specials, vocab_size)
+    tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    tok.normalizer = normalizer
+    tok.pre_tokenizer = pre_tokenizer
+    tok.decoder = decoders.WordPiece()
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
@@ -505,8 +536,9 @@ def make_tiny_model(
     vocab_size, max_length, seed : int
         Tokenizer size, model length limit and weight seed.
     corpus : list of str, optional
-        Sentences to train the tokenizer on (default: :func:`sentences` plus
-        :func:`keyword_dataset`'s texts).
+        Sentences to build the tokenizer's vocabulary from (default: :func:`sentences` plus the
+        texts of :func:`keyword_dataset` and :func:`entity_dataset`). The vocabulary depends on the
+        corpus alone, so every process builds the same tokenizer.
 
     Examples
     --------
@@ -531,7 +563,11 @@ def make_tiny_model(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     arch = "bert" if family == "minilm" else family
-    corpus = corpus or sentences(400, seed=seed) + keyword_dataset(300, seed=seed + 1)[0]
+    corpus = corpus or (
+        sentences(400, seed=seed)
+        + keyword_dataset(300, seed=seed + 1)[0]
+        + [" ".join(words) for words in entity_dataset(100, seed=seed + 2)[0]]
+    )
     tokenizer = _fast_tokenizer(arch, _train_tokenizer(arch, corpus, vocab_size), max_length)
     tokenizer.save_pretrained(str(folder))
     if not tf_classes:

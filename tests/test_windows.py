@@ -298,9 +298,10 @@ def window_trained(tiny_bert, keyword_data):
 
     The first phase stands in for pretraining: from random weights, the tiny model learns little
     from windows whose labels are mostly noise (measured: 0.5 to 0.78 on long texts, by backend).
-    The tiny tokenizer differs from process to process (the `tokenizers` trainer breaks ties
-    between equally frequent pieces in no fixed order); at 3e-3 in the second phase 2 of 8 Keras 3
-    runs stayed at 0.55 on long texts, at 5e-3 none of 8 (and 4 of 4 on the transformers backend).
+    The tiny tokenizer used to differ from process to process (the `tokenizers` trainer broke ties
+    between equally frequent pieces in no fixed order; easytx.testing now builds its vocabulary
+    deterministically); with those tokenizers, at 3e-3 in the second phase 2 of 8 Keras 3 runs
+    stayed at 0.55 on long texts, at 5e-3 none of 8 (and 4 of 4 on the transformers backend).
     """
     import easytx
     from easytx import text
