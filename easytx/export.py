@@ -237,7 +237,9 @@ def export_predictor(
         write_extras(tmp / "assets.extra")
 
     def write_onnx(tmp: Path) -> None:
-        _convert(tf2onnx, serve, spec, tmp / "model.onnx", opset)
+        simplified = _convert(tf2onnx, serve, spec, tmp / "model.onnx", opset, _vocab_size(predictor))
+        if simplified:
+            manifest["simplified"] = simplified
         write_extras(tmp)
 
     _quiet_tf2onnx()
@@ -254,7 +256,11 @@ def check_opset(opset: Any) -> int:
     return opset
 
 
-def _convert(tf2onnx: Any, serve: Any, spec: dict, path: Path, opset: int) -> None:
+def _convert(tf2onnx: Any, serve: Any, spec: dict, path: Path, opset: int, vocab_size: int) -> dict:
+    """tf2onnx's graph of ``serve``, then :func:`easytx.onnx_graph.simplify_file` on it (checked on
+    random token ids below ``vocab_size``); returns what the simplification changed."""
+    from . import onnx_graph
+
     tf2onnx.convert.from_function(
         serve,
         input_signature=[spec],
@@ -262,6 +268,15 @@ def _convert(tf2onnx: Any, serve: Any, spec: dict, path: Path, opset: int) -> No
         output_path=str(path),
         custom_op_handlers={"Erfc": (_erfc_handler, [])},
     )
+    return onnx_graph.simplify_file(path, onnx_graph.validation_feeds(list(spec), vocab_size=vocab_size))
+
+
+def _vocab_size(predictor: Any) -> int:
+    """Size of the predictor's vocabulary (2 when it cannot tell: ids 0 and 1 exist in any)."""
+    try:
+        return len(predictor.preproc.tokenizer)
+    except (AttributeError, TypeError):
+        return 2
 
 
 def write_onnx_graph(predictor: Any, path: str | os.PathLike, *, opset: int = DEFAULT_OPSET) -> dict:
@@ -280,11 +295,12 @@ def write_onnx_graph(predictor: Any, path: str | os.PathLike, *, opset: int = DE
     check_opset(opset)
     serve, spec, activation = _serving_function(predictor)
     _quiet_tf2onnx()
-    _convert(tf2onnx, serve, spec, Path(path), opset)
+    simplified = _convert(tf2onnx, serve, spec, Path(path), opset, _vocab_size(predictor))
     return {
         "inputs": list(spec),
         "outputs": ["logits", *(["probabilities"] if activation else [])],
         "opset": opset,
+        **({"simplified": simplified} if simplified else {}),
     }
 
 

@@ -77,6 +77,9 @@ def test_onnx_round_trip_through_the_cli(predictor, texts, tmp_path, capsys):
     assert f"exported onnx to {out}" in capsys.readouterr().out
     manifest = json.loads((out / "easytx_export.json").read_text())
     assert manifest["format"] == "onnx" and manifest["probabilities"] == "softmax"
+    # the graph was simplified (easytx.onnx_graph) and checked against tf2onnx's before it was kept
+    assert manifest["simplified"]["nodes_after"] < manifest["simplified"]["nodes_before"]
+    assert manifest["simplified"]["checked_max_diff"] <= 1e-4
 
     session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
     assert {i.name for i in session.get_inputs()} == set(manifest["inputs"])

@@ -31,6 +31,7 @@ BOTTOM = [
     "model_card",
     "windows",
     "encoders.config",
+    "onnx_graph",
 ]
 HEAVY = ("tensorflow", "keras", "tf_keras", "transformers", "torch")
 MODEL_CLASS_MODULES = {"backend.py", "testing.py", "cli.py"}

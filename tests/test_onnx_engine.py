@@ -141,6 +141,11 @@ def test_save_lists_and_checksums_the_graphs(classifier, regression):
         assert (folder / name).is_file() and len(meta["files"][name]) == 64
     # int8 weights: the quantized graph is smaller than the float32 one
     assert (folder / "model.int8.onnx").stat().st_size < (folder / "model.onnx").stat().st_size
+    # tf2onnx's graph, simplified (easytx.onnx_graph): the tiny BERT has 5 layer norms (embeddings,
+    # and 2 in each of its 2 layers) and 2 GELUs, whichever backend built it
+    simplified = meta["onnx"]["simplified"]
+    assert (simplified["layer_norms"], simplified["gelus"]) == (5, 2)
+    assert simplified["nodes_after"] < simplified["nodes_before"] and simplified["checked_max_diff"] <= TOL
     reg_meta = json.loads((regression["folder"] / "easytx.json").read_text())
     assert reg_meta["onnx"]["graphs"] == {"onnx": "model.onnx"}  # onnx=True: float32 only
     assert not (regression["folder"] / "model.int8.onnx").exists()
