@@ -4,20 +4,23 @@ tf2onnx translates a Keras model operation by operation. What TensorFlow compute
 kernels reaches ONNX as long chains of small ones, and on a CPU the small ones cost more than the
 matrix multiplications: on all-MiniLM-L6-v2 (batch 32, 32 tokens, int8 graph) the element-wise
 ``Mul``/``Add``/``Sub``/``Neg``/``Erf`` nodes took more time than every quantized multiplication
-together. :func:`simplify` rewrites two such chains into the operators ONNX has for them:
+together. :func:`simplify` rewrites three such chains into fewer, standard operators:
 
 * **layer normalization**: TensorFlow's ``moments`` and the arithmetic after them (two means, a
   squared difference, ``Sqrt``, ``Reciprocal``, then scale and shift: 12 or 13 nodes, as Keras 3
   and tf-keras write them) becomes one ``LayerNormalization`` (opset >= 17);
 * **exact GELU**: TensorFlow's ``0.5 * x * erfc(-x / sqrt(2))`` becomes the form
   ``0.5 * x * (1 + erf(x / sqrt(2)))``, which onnxruntime fuses into one ``Gelu`` node (with the
-  bias before it, ``BiasGelu``) when it loads the graph.
+  bias before it, ``BiasGelu``) when it loads the graph;
+* **dense-layer output shapes**: a dense layer on a token tensor reaches ONNX as TensorFlow's
+  ``Tensordot``, ``Reshape`` to two dimensions, ``MatMul``, ``Reshape`` back to a shape computed
+  from ``Shape`` of the layer's input (five to seven small nodes, for every layer); the shape
+  becomes ``(batch, tokens)`` of ``input_ids`` followed by the layer's width, computed once per
+  width for the whole graph.
 
 onnxruntime then also fuses each residual addition with the layer normalization after it
-(``SkipLayerNormalization``). A third rewrite was measured and left out: feeding the
-three-dimensional ``(batch, tokens, features)`` tensor to ``MatMul`` directly instead of
-tf2onnx's ``Reshape`` to two dimensions and back (TensorFlow's ``Tensordot``) made the int8 graph
-4% slower.
+(``SkipLayerNormalization``). Feeding the three-dimensional tensor to ``MatMul`` directly, without
+the two reshapes, was measured too and left out: it made the int8 graph 4% slower.
 
 Each rewrite matches its pattern exactly (operators, constants, and that no intermediate value is
 used elsewhere) and leaves anything else alone, so a graph it does not recognise comes out
@@ -309,6 +312,92 @@ def _fuse_gelus(model: Any) -> int:
     return count
 
 
+_SHAPE_OPS = {"Shape", "Cast", "Gather", "Slice", "Squeeze", "Unsqueeze", "Concat", "Identity"}
+
+
+def _from_shape_of(g: _Graph, name: str, x: str) -> bool:
+    """``name`` is computed from ``Shape(x)`` (and constants), through shape arithmetic alone."""
+    seen, todo, found = set(), [name], False
+    while todo:
+        current = todo.pop()
+        if current in seen or current in g.constants:
+            continue
+        seen.add(current)
+        node = g.producer.get(current)
+        if node is None or node.op_type not in _SHAPE_OPS:
+            return False
+        if node.op_type == "Shape":
+            if node.input[0] != x:
+                return False
+            found = True
+            continue
+        todo.extend(i for i in node.input if i)
+    return found
+
+
+def _share_tensordot_shapes(model: Any, ranks: dict[str, int]) -> int:
+    """Each dense layer on a token tensor ``x`` of shape (batch, tokens, K) reaches ONNX as
+    ``Reshape(x, [-1, K]) -> MatMul -> Reshape(.., concat(shape(x)[:2], [N]))``, the target shape
+    computed from ``Shape(x)`` again for every layer (five to seven small nodes each). The
+    (batch, tokens) of every token tensor are those of ``input_ids``: the targets become
+    ``concat(shape(input_ids), [N])``, computed once per ``N``."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    if ranks.get("input_ids") != 2:
+        return 0
+    g = _Graph(model)
+    shared: dict[tuple, str] = {}
+    added: list = []
+    count = 0
+    for restore in list(g.graph.node):
+        if restore.op_type != "Reshape" or restore.input[1] in g.constants:
+            continue
+        matmul = g.made_by(restore.input[0], "MatMul")
+        flatten = matmul and g.made_by(matmul.input[0], "Reshape")
+        if flatten is None or matmul.input[1] not in g.constants or ranks.get(flatten.input[0]) != 3:
+            continue
+        target = g.constants.get(flatten.input[1])
+        if target is None or target.reshape(-1).tolist()[:1] != [-1] or target.size != 2:
+            continue
+        shape = restore.input[1]
+        while g.made_by(shape, "Cast") or g.made_by(shape, "Identity"):
+            shape = g.producer[shape].input[0]
+        concat = g.made_by(shape, "Concat")
+        if concat is None or len(concat.input) < 2 or ranks.get(restore.output[0]) is None:
+            continue
+        tail = []
+        for name in concat.input[1:]:
+            while name not in g.constants and (g.made_by(name, "Cast") or g.made_by(name, "Identity")):
+                name = g.producer[name].input[0]
+            tail = (
+                None
+                if name not in g.constants or tail is None
+                else tail + g.constants[name].reshape(-1).tolist()
+            )
+        lead = concat.input[0]
+        if not tail or not _from_shape_of(g, lead, flatten.input[0]):
+            continue
+        if ranks[restore.output[0]] != 2 + len(tail):  # the lead is (batch, tokens)
+            continue
+        key = tuple(int(v) for v in tail)
+        if key not in shared:
+            name = "easytx/token_shape/" + "x".join(map(str, key))
+            if not shared:
+                added.append(helper.make_node("Shape", ["input_ids"], ["easytx/token_shape"]))
+            g.graph.initializer.append(numpy_helper.from_array(np.array(key, np.int64), f"{name}/tail"))
+            added.append(helper.make_node("Concat", ["easytx/token_shape", f"{name}/tail"], [name], axis=0))
+            shared[key] = name
+        restore.input[1] = shared[key]
+        count += 1
+    if count:
+        nodes = added + list(model.graph.node)
+        del model.graph.node[:]
+        model.graph.node.extend(nodes)
+        _drop_dead(model)
+    return count
+
+
 def _replace_nodes(model: Any, replaced: dict[str, Any]) -> None:
     """Put ``replaced[name]`` (a node or a list) where the node whose first output is ``name``
     was, then drop what no longer feeds an output."""
@@ -345,7 +434,7 @@ def _drop_dead(model: Any) -> None:
 
 
 #: the rewrites :func:`simplify` applies, in order
-PASSES = ("layer_norms", "gelus")
+PASSES = ("layer_norms", "gelus", "tensordot_shapes")
 
 
 def simplify(model: Any, *, passes: tuple[str, ...] = PASSES) -> tuple[Any, dict]:
@@ -372,6 +461,8 @@ def simplify(model: Any, *, passes: tuple[str, ...] = PASSES) -> tuple[Any, dict
         counts["layer_norms"] = _fuse_layer_norms(out, _ranks(out))
     if "gelus" in passes:
         counts["gelus"] = _fuse_gelus(out)
+    if "tensordot_shapes" in passes:
+        counts["tensordot_shapes"] = _share_tensordot_shapes(out, _ranks(out))
     counts.update(nodes_before=before, nodes_after=len(out.graph.node))
     return out, counts
 

@@ -2,9 +2,9 @@
 and leave alone what they do not recognise exactly.
 
 The graphs here are built by hand in the shapes tf2onnx writes for a Keras 3 encoder (layer
-normalization through ``moments``, exact GELU through ``erfc``, then a dense layer through
-``Tensordot``, which stays as it is); ``test_onnx_engine.py`` and ``test_export.py`` check the
-rewrite on real exported models.
+normalization through ``moments``, exact GELU through ``erfc``, dense layers through
+``Tensordot``); ``test_onnx_engine.py`` and ``test_export.py`` check the rewrite on real exported
+models.
 """
 
 from __future__ import annotations
@@ -106,7 +106,13 @@ def _x(batch: int = 3, tokens: int = 5) -> np.ndarray:
 def test_the_chains_become_standard_operators_computing_the_same(flavour, nodes):
     model = _model(flavour=flavour)
     simplified, counts = onnx_graph.simplify(model)
-    assert counts == {"layer_norms": 1, "gelus": 1, "nodes_before": nodes, "nodes_after": 12}
+    assert counts == {
+        "layer_norms": 1,
+        "gelus": 1,
+        "tensordot_shapes": 0,
+        "nodes_before": nodes,
+        "nodes_after": 12,
+    }
     assert [node.op_type for node in simplified.graph.node] == [
         "LayerNormalization",
         "Div",
@@ -155,6 +161,71 @@ def test_passes_one_by_one_and_unknown_ones():
     assert (counts["layer_norms"], counts["gelus"]) == (0, 1)
     with pytest.raises(ValueError, match="passes"):
         onnx_graph.simplify(_model(), passes=("fold_everything",))
+
+
+def _dense_model() -> onnx.ModelProto:
+    """input_ids -> embedding -> two dense layers through Tensordot, each computing its output
+    shape from Shape() of its own input."""
+    rng = np.random.default_rng(0)
+    init = [
+        numpy_helper.from_array(rng.normal(0, 1, (10, WIDTH)).astype(np.float32), "embedding"),
+        numpy_helper.from_array(rng.normal(0, 1, (WIDTH, OUT)).astype(np.float32), "kernel_1"),
+        numpy_helper.from_array(rng.normal(0, 1, (OUT, OUT)).astype(np.float32), "kernel_2"),
+        numpy_helper.from_array(np.array([-1, WIDTH], np.int64), "flat_1"),
+        numpy_helper.from_array(np.array([-1, OUT], np.int64), "flat_2"),
+        numpy_helper.from_array(np.array([0], np.int64), "zero"),
+        numpy_helper.from_array(np.array([2], np.int64), "two"),
+        numpy_helper.from_array(np.array([OUT], np.int64), "out_width"),
+    ]
+    n = helper.make_node
+    nodes = [n("Gather", ["embedding", "input_ids"], ["x0"])]
+    for i, (x, y) in enumerate([("x0", "x1"), ("x1", "y")], start=1):
+        nodes += [
+            n("Reshape", [x, f"flat_{i}"], [f"flat_x{i}"]),
+            n("MatMul", [f"flat_x{i}", f"kernel_{i}"], [f"flat_y{i}"]),
+            n("Shape", [x], [f"shape{i}"]),
+            n("Slice", [f"shape{i}", "zero", "two", "zero"], [f"lead{i}"]),
+            n("Concat", [f"lead{i}", "out_width"], [f"target{i}"], axis=0),
+            n("Reshape", [f"flat_y{i}", f"target{i}"], [y]),
+        ]
+    graph = helper.make_graph(
+        nodes,
+        "dense",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT32, ["batch", "tokens"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "tokens", OUT])],
+        init,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_dense_layers_share_one_output_shape_computed_from_the_token_ids():
+    model = _dense_model()
+    simplified, counts = onnx_graph.simplify(model)
+    assert counts["tensordot_shapes"] == 2
+    assert (counts["nodes_before"], counts["nodes_after"]) == (13, 9)
+    ops = [node.op_type for node in simplified.graph.node]
+    assert ops.count("Shape") == 1 and ops.count("Concat") == 1 and "Slice" not in ops
+    session = {
+        name: ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+        for name, m in (("before", model), ("after", simplified))
+    }
+    for shape in ((2, 5), (1, 1), (3, 17)):
+        ids = np.random.default_rng(2).integers(0, 10, shape).astype(np.int32)
+        before, after = (session[k].run(None, {"input_ids": ids})[0] for k in ("before", "after"))
+        assert after.shape == shape + (OUT,)
+        np.testing.assert_allclose(after, before, rtol=1e-6, atol=1e-6)
+
+
+def test_a_shape_not_computed_from_the_layer_input_is_left_alone():
+    model = _dense_model()
+    model.graph.initializer.append(numpy_helper.from_array(np.array([2, 5], np.int64), "fixed"))
+    for node in model.graph.node:
+        if node.op_type == "Concat":
+            node.input[0] = "fixed"  # a constant (batch, tokens): not Shape(x)
+    _, counts = onnx_graph.simplify(model)
+    assert counts["tensordot_shapes"] == 0
 
 
 def test_simplify_file_rewrites_in_place_after_checking(tmp_path):
