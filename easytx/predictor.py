@@ -669,6 +669,7 @@ class Predictor:
         engine: str = "auto",
         intra_op_threads: int | None = None,
         inter_op_threads: int | None = None,
+        allow_spinning: bool | None = None,
     ) -> Predictor:
         """Load a predictor saved by :meth:`save` (offline; verifies schema and checksums).
 
@@ -695,9 +696,20 @@ class Predictor:
         intra_op_threads, inter_op_threads : int, optional
             ONNX engines only: onnxruntime's thread pools (default: one intra-op thread per
             physical core). For TensorFlow use ``tf.config.threading`` before loading.
+        allow_spinning : bool, optional
+            ONNX engines only: let onnxruntime's idle pool threads spin-wait for work
+            (onnxruntime's default) instead of sleeping (easytx's default, ``None``/``False``).
+            Faster on a machine that runs nothing else, slower when other processes need the
+            cores; see :func:`easytx.onnx_engine.session_options`.
         """
         path = Path(folder).expanduser()
-        options = {"intra_op_threads": intra_op_threads, "inter_op_threads": inter_op_threads}
+        if allow_spinning is not None and not isinstance(allow_spinning, bool):
+            raise ConfigError(f"`allow_spinning` must be a bool. Received: allow_spinning={allow_spinning!r}")
+        options = {
+            "intra_op_threads": intra_op_threads,
+            "inter_op_threads": inter_op_threads,
+            "allow_spinning": allow_spinning,
+        }
         onnx_engine.check_engine(engine)
         for attempt in range(3):
             before = artifacts.folder_identity(path)
@@ -727,7 +739,7 @@ class Predictor:
         options = {k: v for k, v in (options or {}).items() if v is not None}
         if options and engine == "tf":
             raise ConfigError(
-                f"{sorted(options)} set onnxruntime's threads, but this predictor loads with the "
+                f"{sorted(options)} set onnxruntime's thread pools, but this predictor loads with the "
                 "TensorFlow engine. Pass engine='onnx' (a folder saved with onnx=True), or set "
                 "TensorFlow's threads with tf.config.threading before loading."
             )
@@ -815,6 +827,7 @@ def load_predictor(
     engine: str = "auto",
     intra_op_threads: int | None = None,
     inter_op_threads: int | None = None,
+    allow_spinning: bool | None = None,
 ) -> Predictor:
     """Load a saved predictor (ktrain's ``load_predictor``); see :meth:`Predictor.load`.
 
@@ -836,4 +849,5 @@ def load_predictor(
         engine=engine,
         intra_op_threads=intra_op_threads,
         inter_op_threads=inter_op_threads,
+        allow_spinning=allow_spinning,
     )

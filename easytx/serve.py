@@ -507,6 +507,7 @@ def serve(
     engine: str = "auto",
     intra_op_threads: int | None = None,
     windows: bool = True,
+    allow_spinning: bool | None = None,
 ) -> None:
     """Load the predictor saved at ``predictor_dir`` and serve it until interrupted.
 
@@ -528,6 +529,8 @@ def serve(
     windows : bool
         Read texts longer than the model's ``maxlen`` in sliding windows (default), or truncate
         them (see :class:`~easytx.Predictor`'s ``windows``).
+    allow_spinning : bool, optional
+        ONNX engines: let onnxruntime's idle threads spin-wait (see :func:`easytx.load_predictor`).
     """
     require_server_dependencies()
     import uvicorn
@@ -540,7 +543,11 @@ def serve(
         raise ConfigError(f"`port` must be an int in [0, 65535]. Received: port={port!r}")
     manifest = artifacts.read_manifest(predictor_dir)
     predictor = load_predictor(
-        predictor_dir, batch_size=batch_size, engine=engine, intra_op_threads=intra_op_threads
+        predictor_dir,
+        batch_size=batch_size,
+        engine=engine,
+        intra_op_threads=intra_op_threads,
+        allow_spinning=allow_spinning,
     )
     predictor.windows = check_windows(windows)
     logger.info("Serving %s with the %r engine.", predictor_dir, predictor.engine)

@@ -445,7 +445,7 @@ def test_cli_predict_and_serve_without_tensorflow(classifier, tmp_path):
     port = free_port()
     serve = [sys.executable, "-m", "easytx", "serve", str(folder), "--engine", "onnx-int8", "-q"]
     proc = subprocess.Popen(
-        [*serve, "--port", str(port), "--threads", "1"],
+        [*serve, "--port", str(port), "--threads", "1", "--spin"],
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
@@ -527,6 +527,23 @@ def test_threads_reach_onnxruntime(classifier):
     assert options.intra_op_num_threads == 1 and options.inter_op_num_threads == 1
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"  # see session_options
     assert one.predict(_texts()) == classifier["tf"].predict(_texts())
+    spinning = easytx.load_predictor(classifier["folder"], engine="onnx-int8", allow_spinning=True)
+    options = spinning.model.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert options.get_session_config_entry("session.inter_op.allow_spinning") == "1"
+    with pytest.raises(ConfigError, match="allow_spinning"):
+        easytx.load_predictor(classifier["folder"], engine="onnx", allow_spinning="yes")
+    with pytest.raises(ConfigError, match="allow_spinning"):  # a TensorFlow engine has no such threads
+        easytx.load_predictor(classifier["folder"], engine="tf", allow_spinning=True)
+
+
+def test_cli_spin_is_refused_for_the_tf_engine(classifier, tmp_path, capsys):
+    from easytx.cli import main
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(_texts()) + "\n", encoding="utf-8")
+    assert main(["predict", str(classifier["folder"]), str(texts), "--engine", "tf", "--spin", "-q"]) == 1
+    assert "--spin sets onnxruntime's threads" in capsys.readouterr().err
 
 
 def test_an_onnx_predictor_let_go_frees_its_session(classifier):
