@@ -105,7 +105,7 @@ def finetune(
     )
     learner = get_learner(
         preproc.get_classifier(
-            strategy=strategy, mixed_precision=mixed_precision, backend=backend, pooling=pooling
+            seed=seed, strategy=strategy, mixed_precision=mixed_precision, backend=backend, pooling=pooling
         ),
         train_data=trn,
         val_data=val,

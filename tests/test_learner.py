@@ -119,6 +119,25 @@ def test_training_is_repeatable_under_a_seed(tiny_bert, small_data):
 
 
 @pytest.mark.integration
+def test_finetune_is_repeatable_under_a_seed(tiny_bert, small_data):
+    """The seed also fixes the new head's initial weights: before, finetune built the classifier
+    unseeded, and the same call with the same seed ended with other weights in every process
+    (measured on all-MiniLM-L6-v2: probabilities 0.01 apart after 20 steps)."""
+    import pandas as pd
+
+    train, test = small_data
+    frame = pd.DataFrame({"text": list(train.texts), "label": list(train.labels)})
+    options = {"epochs": 1, "lr": 5e-3, "batch_size": 16, "maxlen": 32, "verbose": 0}
+    first = easytx.finetune(frame, tiny_bert, seed=3, **options)
+    np.random.default_rng().random(5)  # move the global generators on between the two calls
+    second = easytx.finetune(frame, tiny_bert, seed=3, **options)
+    for a, b in zip(first.model.get_weights(), second.model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    other = easytx.finetune(frame, tiny_bert, seed=4, **options)
+    assert not np.allclose(first.predict_proba(list(test.texts)), other.predict_proba(list(test.texts)))
+
+
+@pytest.mark.integration
 def test_autofit_early_stopping_restores_best(tiny_bert, small_data):
     learner, _ = _learner(tiny_bert, small_data)
     history = learner.autofit(3e-2, epochs=None, early_stopping=1, reduce_on_plateau=1, verbose=0)
