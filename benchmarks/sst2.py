@@ -51,3 +51,32 @@ def read_split(split: str, limit: int = 0) -> tuple[list[str], list[int]]:
             if limit and len(texts) >= limit:
                 break
     return texts, labels
+
+
+GLUE_DIR = Path("/work/shared/data/sst2_glue_alps")
+GLUE_DIR_ENV = "EASYTX_SST2_GLUE_DIR"
+
+
+def read_glue(split: str, limit: int = 0) -> tuple[list[str], list[int]]:
+    """SST-2 as GLUE has it (``$EASYTX_SST2_GLUE_DIR``, default ``../shared/data/sst2_glue_alps``).
+
+    ``"train"``: GLUE's training set, phrases and sentences (the folder's ``train.tsv`` and
+    ``dev.tsv``, 67,349 rows); ``"dev"``: GLUE's labelled dev set (the folder's ``test.tsv``, the
+    872 sentences published SST-2 figures are measured on). ``limit > 0`` keeps the first rows.
+    """
+    import csv
+
+    files = {"train": ("train.tsv", "dev.tsv"), "dev": ("test.tsv",)}
+    if split not in files:
+        raise ValueError(f"unknown GLUE split {split!r}; expected one of {tuple(files)}")
+    folder = Path(os.environ.get(GLUE_DIR_ENV, GLUE_DIR))
+    texts: list[str] = []
+    labels: list[int] = []
+    for name in files[split]:
+        with open(folder / name, encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE):
+                texts.append(row["sentence"].strip())
+                labels.append(int(row["label"]))
+    if limit:
+        texts, labels = texts[:limit], labels[:limit]
+    return texts, labels
