@@ -55,6 +55,10 @@ def finetune(
         Peak learning rate; ``"auto"`` runs :meth:`Learner.lr_find` (100 batches, repeating
         small training data) and takes its ``min_div5`` suggestion (a fifth of the rate at the
         lowest loss; see ``docs/one-cycle.md``).
+    seed : int, optional
+        Fixes the validation split, the new head's initial weights, dropout and the order of the
+        batches: the same call gives the same model (default 0; ``None``: a different run each
+        time).
     strategy, mixed_precision, jit_compile :
         Distributed training, dtype policy and XLA, as in :func:`easytx.get_learner` (see
         ``docs/distributed.md``). The strategy is created before anything runs TensorFlow, so
