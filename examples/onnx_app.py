@@ -84,6 +84,13 @@ def main() -> None:
     folder = predictor.save(workdir / "predictor", onnx="int8")
     sizes = {p.name: p.stat().st_size / 1e6 for p in folder.glob("model*.onnx")}
     print(f"saved {folder} with ONNX graphs in {time.perf_counter() - start:.1f} s: {sizes} (MB)")
+    graphs = json.loads((folder / "easytx.json").read_text())["onnx"]
+    simplified = graphs.get("simplified", {})  # easytx.onnx_graph's rewrite of tf2onnx's graph
+    print(
+        f"graph: {simplified.get('nodes_after')} nodes instead of tf2onnx's {simplified.get('nodes_before')} "
+        f"({simplified.get('layer_norms')} layer norms, {simplified.get('gelus')} GELUs fused); "
+        f"int8: {graphs['int8'].get('outlier_split', {}).get('channels', 0)} outlier channels kept in float32"
+    )
 
     # the app: a fresh process where TensorFlow cannot be imported
     shim = workdir / "no_tensorflow"
